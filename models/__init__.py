@@ -1,0 +1,5 @@
+"""Pyomo formulations of the engine.  ``build_model`` is the entry point."""
+
+from .network_design import BuildOptions, CostComponent, build_model
+
+__all__ = ["BuildOptions", "CostComponent", "build_model"]

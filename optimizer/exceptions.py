@@ -1,0 +1,103 @@
+"""Exceptions raised by the engine.
+
+The tree is small on purpose::
+
+    OptimizerError
+    ├── InstanceError                 bad input: the user must change the instance
+    │   ├── InstanceLoadError         unreadable file, bad YAML, path outside the folder
+    │   └── InstanceValidationError   wrong types, ranges, ids, duplicates, ambiguity
+    ├── ModelBuildError               the model could not be built from valid data
+    └── SolveError
+        ├── SolverUnavailableError    HiGHS (highspy) cannot be imported
+        └── NoSolutionError           results asked for, but the solve holds no solution
+
+Input errors carry every problem found (``.problems``), each naming the file or
+table, the row, the column or key and what would fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an instance.
+
+    Attributes
+    ----------
+    where:
+        The file (``plants.csv``) or YAML location (``instance.yaml``) concerned.
+    message:
+        What is wrong, naming the offending value.
+    table:
+        Table name, when the problem is in a table.
+    row:
+        1-based data row (CSV: the line number in the file; inline records: the record number).
+    column:
+        Column or YAML key.
+    fix:
+        What the user should do.
+    """
+
+    where: str
+    message: str
+    table: str | None = None
+    row: int | None = None
+    column: str | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        loc = [self.where]
+        if self.table is not None:
+            loc.append(f"table '{self.table}'")
+        if self.row is not None:
+            loc.append(f"row {self.row}")
+        if self.column is not None:
+            loc.append(f"column '{self.column}'")
+        text = ", ".join(loc) + f": {self.message}"
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+
+class OptimizerError(Exception):
+    """Base class of every error raised by the engine."""
+
+
+class InstanceError(OptimizerError):
+    """The instance cannot be used; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: list[Problem] | str, *, instance: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(where=instance or "instance", message=problems)]
+        self.problems: list[Problem] = list(problems)
+        self.instance = instance
+        head = f"{len(self.problems)} problem(s) in instance"
+        if instance:
+            head += f" {instance}"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class InstanceLoadError(InstanceError):
+    """A file could not be read: missing, malformed YAML/CSV, or a path outside the folder."""
+
+
+class InstanceValidationError(InstanceError):
+    """Values, references or keys in the instance are invalid."""
+
+
+class ModelBuildError(OptimizerError):
+    """The optimisation model could not be built."""
+
+
+class SolveError(OptimizerError):
+    """The solver could not be run or returned nothing usable."""
+
+
+class SolverUnavailableError(SolveError):
+    """HiGHS (the ``highspy`` package) is not importable."""
+
+
+class NoSolutionError(SolveError):
+    """Result tables were requested from a solve that holds no feasible solution."""
