@@ -1,0 +1,183 @@
+"""Command line: ``optimizer solve|validate|convert|generate ...``.
+
+Exit codes: 0 solved (optimal or feasible), 1 no solution (infeasible, unbounded,
+time limit without a solution, solver error), 2 bad input or usage, 3 internal error.
+Input mistakes never print a traceback; set ``OPTIMIZER_DEBUG=1`` to see one for
+internal errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .exceptions import InstanceError, OptimizerError
+
+EXIT_OK, EXIT_NO_SOLUTION, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn input errors into a clear message and exit 2; internal errors into exit 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InstanceError as exc:
+            err.print(f"[bold red]Input error[/]: {len(exc.problems)} problem(s)"
+                      + (f" in {exc.instance}" if exc.instance else ""), markup=True)
+            for p in exc.problems:
+                err.print(f"  - {p}", markup=False)
+            sys.exit(EXIT_INPUT)
+        except (ValueError, FileNotFoundError) as exc:
+            if os.environ.get("OPTIMIZER_DEBUG"):
+                raise
+            err.print(f"[bold red]Error[/]: {exc}", markup=True)
+            sys.exit(EXIT_INPUT)
+        except OptimizerError as exc:
+            err.print(f"[bold red]Error[/]: {exc}", markup=True)
+            sys.exit(EXIT_NO_SOLUTION)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last resort: never dump a traceback on users
+            if os.environ.get("OPTIMIZER_DEBUG"):
+                raise
+            err.print(f"[bold red]Internal error[/] ({type(exc).__name__}): {exc}. "
+                      "Please report it; rerun with OPTIMIZER_DEBUG=1 for details.", markup=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="optimizer")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Strategic network design: which plants to keep, what to build where, for which market."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _money(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def print_result(res: Any) -> None:
+    """A short human summary of a Result."""
+    colour = {"optimal": "green", "feasible": "yellow"}.get(str(res.status), "red")
+    out.print(f"[bold]{res.instance}[/]: [bold {colour}]{res.status}[/]"
+              + (f" - {res.message}" if res.message else ""))
+    if not res.status.has_solution:
+        return
+    gap = "-" if res.gap is None else f"{res.gap:.4%}"
+    k = res.kpis
+    out.print(f"NPV {_money(res.objective)}  (bound {_money(res.bound)}, gap {gap})")
+    out.print(f"Plants kept {k['plants_kept']} of {k['plants_kept'] + k['plants_closed']}; "
+              f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {k['jobs_cut']:,.0f}")
+    sw = res.software
+    dev = sw[sw["developed"] & ~sw["default"].astype(bool)]
+    if len(dev):
+        out.print("Software variants developed: " + ", ".join(f"{r.model}/{r.stack}" for r in dev.itertuples()))
+    t = Table(title="NPV breakdown", show_header=True)
+    t.add_column("component")
+    t.add_column("annual", justify="right")
+    t.add_column("NPV", justify="right")
+    for r in res.breakdown.itertuples():
+        t.add_row(r.component, "" if r.annual != r.annual else _money(r.annual), _money(r.npv))
+    out.print(t)
+    tm = res.timings
+    out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
+                                      ("load", "validate", "build", "transfer", "solve", "extract", "total") if k in tm))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write summary.json and the CSV tables here.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds (default: instance solver.time_limit_s).")
+@click.option("--mip-gap", type=click.FloatRange(0, 1), help="Relative MIP gap (default: instance solver.mip_rel_gap).")
+@click.option("--threads", type=click.IntRange(min=1), help="HiGHS threads.")
+@click.option("--seed", type=click.IntRange(min=0), help="HiGHS random seed.")
+@click.option("--interface", type=click.Choice(["direct", "pyomo"]), default="direct", show_default=True,
+              help="How the model reaches HiGHS.")
+@click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
+@_guard
+def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
+          seed: int | None, interface: str, solver_log: bool) -> None:
+    """Solve the instance at PATH (folder or instance.yaml)."""
+    from .api import solve as _solve
+
+    res = _solve(path, time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed, interface=interface,
+                 log_solver=solver_log)
+    for w in res.warnings:
+        err.print(f"warning: {w}", markup=False)
+    print_result(res)
+    if out_dir is not None:
+        res.write(out_dir)
+        out.print(f"Results written to {out_dir}/")
+    sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@_guard
+def validate(path: Path, strict: bool) -> None:
+    """Check the instance at PATH without solving."""
+    from .instance import load as _load
+    from .prepare import prepare
+    from .validate import validate as _validate
+
+    inst = _load(path)
+    warnings = _validate(inst, strict=strict)
+    data = prepare(inst)
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+    sizes = ", ".join(f"{len(inst.tables[t])} {t}" for t in ("plants", "models", "markets"))
+    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {data.n_flows:,} flows")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["orlib-cap", "holmberg", "pmed"]))
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--capacity", type=float, help="Capacity for capa/capb/capc files (they hold the word 'capacity').")
+@_guard
+def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
+    """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders."""
+    from .convert import convert as _convert
+
+    result = _convert(kind, src, outdir, capacity=capacity)
+    out.print(f"Wrote {result}")
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--plants", type=click.IntRange(min=1), required=True)
+@click.option("--models", type=click.IntRange(min=1), required=True)
+@click.option("--markets", type=click.IntRange(min=1), required=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--density", type=click.FloatRange(0, 1, min_open=True), help="Share of plant-market lanes that exist.")
+@_guard
+def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, density: float | None) -> None:
+    """Generate a synthetic instance that uses every feature, deterministic per seed."""
+    from .generate import generate as _generate
+
+    kw = {} if density is None else {"density": density}
+    result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed, **kw)
+    out.print(f"Wrote {result}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
