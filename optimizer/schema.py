@@ -98,6 +98,8 @@ class Settings(_Strict):
     """Each (model, market) is supplied by at most one plant."""
     solver: SolverSettings = Field(default_factory=SolverSettings)
     """Solver options."""
+    scenarios: dict[str, Any] = Field(default_factory=dict)
+    """Named what-if overrides applied on top of this instance (see the README's scenarios section)."""
     tables: dict[str, TableValue] = Field(default_factory=dict)
     """Table name -> CSV path (relative to the folder) or inline list of records."""
 
