@@ -466,7 +466,7 @@ def generate(outdir: str | Path, plants: int, models: int, markets: int, seed: i
         "model": [b["model_ids"][v] for v, _, _ in sw],
         "stack": [("native-" if d else "alt-") + _SW_ORIGINS[oi].lower() for _, oi, d in sw],
         "origin": [_SW_ORIGINS[oi] for _, oi, _ in sw],
-        "dev_cost": np.where([d for *_, d in sw], 0.0, np.round(b["sw_dev"], -5)),
+        "dev_cost": np.where([d for *_, d in sw], 0, np.round(b["sw_dev"], -5)).astype(np.int64),
         "unit_cost": np.round(b["sw_unit"], 2),
         "default": ["true" if d else "false" for *_, d in sw],
     })
@@ -479,9 +479,9 @@ def generate(outdir: str | Path, plants: int, models: int, markets: int, seed: i
     cvals = np.where(b["has_cv"][dv, dm], b["customs_value"][dv, dm], np.nan)
     demand_df = pd.DataFrame({
         "model": b["model_ids"][dv], "market": b["market_ids"][dm],
-        "price": b["price"][dv, dm], "max_units": b["max_units"][dv, dm].astype(np.int64),
+        "price": b["price"][dv, dm].astype(np.int64), "max_units": b["max_units"][dv, dm].astype(np.int64),
         "min_units": min_units[dv, dm].astype(np.int64),
-        "customs_value": pd.array(cvals, dtype="Float64"),
+        "customs_value": pd.array(cvals, dtype="Int64"),
     })
     # freight: distance-based; cheaper per km inside a region (road/rail), sea otherwise
     g = b["rngs"]["freight"]

@@ -236,7 +236,8 @@ def _parse_column(
             )
         return val.astype(object).where(present & val.notna(), None)
     # list: ';'-separated labels
-    return s.fillna("").map(lambda x: tuple(sorted({t.strip() for t in str(x).split(";") if t.strip()})))
+    labels = [tuple(sorted({t.strip() for t in str(x).split(";") if t.strip()})) for x in s.fillna("")]
+    return pd.Series(labels, index=s.index, dtype=object)
 
 
 def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:

@@ -168,6 +168,8 @@ def _apply_options(h: Any, opts: SolveOptions) -> None:
     if opts.mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     if opts.threads is not None:
+        # HiGHS keeps one thread pool per process; a different thread count needs a fresh pool.
+        type(h).resetGlobalScheduler(True)
         h.setOptionValue("threads", int(opts.threads))
     if opts.seed is not None:
         h.setOptionValue("random_seed", int(opts.seed))
@@ -270,6 +272,7 @@ def solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     if opts.mip_gap is not None:
         kw["rel_gap"] = opts.mip_gap
     if opts.threads is not None:
+        _highspy().Highs.resetGlobalScheduler(True)
         kw["threads"] = opts.threads
     so = dict(opts.highs_options)
     if opts.seed is not None:
