@@ -179,5 +179,13 @@ def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, de
     out.print(f"Wrote {result}")
 
 
+@main.command()
+def schema() -> None:
+    """Print the instance format (every key and column) as Markdown."""
+    from .schema import DOC_HEADER, format_reference
+
+    click.echo(DOC_HEADER + format_reference(), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
