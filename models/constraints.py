@@ -27,8 +27,11 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> dict[object, np.ndarray]:
 
 
 def _sum_x(m: pyo.ConcreteModel, idx: np.ndarray) -> pyo.Expression:
+    """sum_{f in idx} x_f (a single flow is returned as the variable itself, which builds faster)."""
     x = m.x
-    return pyo.quicksum((x[int(i)] for i in idx))
+    if len(idx) == 1:
+        return x[int(idx[0])]
+    return pyo.quicksum(x[i] for i in idx.tolist())
 
 
 def add_plant_capacity_constraints(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
@@ -87,21 +90,26 @@ def add_demand_constraints(m: pyo.ConcreteModel, data: ModelData, options: Build
 
 
 def add_software_constraints(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
-    """Software variants, for each flow f = (p, v, s, m) of a non-default stack (vehicles/year).
+    """Software variants, for each (v, s, m) of a non-default stack s with flows (vehicles/year).
 
-    x_f <= max_units_vm * w_vs
+    sum_p x_(p,v,s,m) <= max_units_vm * w_vs
+
+    The contract states x_f <= max_units_vm * w_vs per flow; summed over plants it
+    has the same integer solutions (demand already caps the sum at max_units_vm)
+    and an LP relaxation at least as tight, with one row per market instead of
+    one per flow.
     """
     if len(m.W) == 0:
         return
     fl = data.flows
     nd = pd.MultiIndex.from_tuples(list(m.W))
-    mask = pd.MultiIndex.from_arrays([fl["model"], fl["stack"]]).isin(nd)
-    idx = np.flatnonzero(mask)
-    keys = list(zip(fl["model"].to_numpy()[idx], fl["stack"].to_numpy()[idx]))
-    ub = fl["max_units"].to_numpy(float)[idx]
-    x, w = m.x, m.w
+    sub = fl[pd.MultiIndex.from_arrays([fl["model"], fl["stack"]]).isin(nd)]
+    groups = _groups(sub, ["model", "stack", "market"])
+    pos = sub.index.to_numpy()
+    maxu = data.demand.set_index(["model", "market"])["max_units"]
     m.software = pyo.Constraint(
-        range(len(idx)), rule=lambda m, j: x[int(idx[j])] - float(ub[j]) * w[keys[j]] <= 0
+        list(groups),
+        rule=lambda m, v, s, mk: _sum_x(m, pos[groups[v, s, mk]]) - float(maxu[v, mk]) * m.w[v, s] <= 0,
     )
 
 
@@ -171,30 +179,38 @@ def add_single_sourcing_constraints(m: pyo.ConcreteModel, data: ModelData, optio
 
 
 def add_valid_inequalities(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
-    """Valid inequality (optional), for each flow f = (p, v, s, m) (vehicles/year).
+    """Valid inequality (optional), for each (p, v, m) with flows and p free (vehicles/year).
 
-    x_f <= U_f * z_p,  U_f = min(max_units_vm, capacity_p, capacity_pv)
+    sum_s x_(p,v,s,m) <= U_pvm * z_p,   U_pvm = min(max_units_vm, capacity_p, capacity_pv)
 
-    Redundant for integer z, but it tightens the LP relaxation; also
-    a_pvm <= z_p under single sourcing.  Skipped for plants whose z is fixed.
+    Redundant for integer z, but it tightens the LP relaxation (the contract's
+    recommended x_f <= max_units_vm * z_p, summed over stacks and with the tightest
+    bound); also a_pvm <= z_p under single sourcing.  Skipped for plants whose z is fixed.
     """
     if not options.valid_inequalities or data.n_flows == 0:
         return
     fl = data.flows
-    ub = np.minimum(fl["max_units"].to_numpy(float), data.plants["capacity"].reindex(fl["plant"]).to_numpy(float))
-    if not data.lines.empty:
-        line = fl[["plant", "model"]].merge(data.lines, on=["plant", "model"], how="left")["capacity"].to_numpy(float)
-        ub = np.fmin(ub, line)
-    free = data.plants["status"].reindex(fl["plant"]).to_numpy() == "free"
-    idx = np.flatnonzero(free & (ub > 0))
-    if len(idx):
-        plant = fl["plant"].to_numpy()
-        x, z = m.x, m.z
+    free_plants = data.plants.index[data.plants["status"] == "free"]
+    sub = fl[fl["plant"].isin(free_plants)]
+    groups = _groups(sub, ["plant", "model", "market"])
+    pos = sub.index.to_numpy()
+    if groups:
+        keys = pd.DataFrame(list(groups), columns=["plant", "model", "market"])
+        ub = np.minimum(
+            data.demand.set_index(["model", "market"])["max_units"].reindex(
+                pd.MultiIndex.from_frame(keys[["model", "market"]])).to_numpy(float),
+            data.plants["capacity"].reindex(keys["plant"]).to_numpy(float),
+        )
+        if not data.lines.empty:
+            line = keys.merge(data.lines, on=["plant", "model"], how="left")["capacity"].to_numpy(float)
+            ub = np.fmin(ub, line)
+        bound = dict(zip(groups, ub.tolist()))
         m.flow_open = pyo.Constraint(
-            range(len(idx)), rule=lambda m, j: x[int(idx[j])] - float(ub[idx[j]]) * z[plant[idx[j]]] <= 0
+            list(groups),
+            rule=lambda m, p, v, mk: _sum_x(m, pos[groups[p, v, mk]]) - bound[p, v, mk] * m.z[p] <= 0,
         )
     if len(m.A):
         status = data.plants["status"]
-        keys = [k for k in m.A if status[k[0]] == "free"]
-        if keys:
-            m.source_open = pyo.Constraint(keys, rule=lambda m, p, v, mk: m.a[p, v, mk] - m.z[p] <= 0)
+        keys_a = [k for k in m.A if status[k[0]] == "free"]
+        if keys_a:
+            m.source_open = pyo.Constraint(keys_a, rule=lambda m, p, v, mk: m.a[p, v, mk] - m.z[p] <= 0)
