@@ -90,6 +90,8 @@ class Flow:
     market: str
     margin: float
     domestic: bool
+    tariff_level: int | None = None
+    """Number of non-wildcard keys of the tariff row applied (None: domestic or no row)."""
 
 
 @dataclass
@@ -116,6 +118,7 @@ class RefData:
     min_jobs_cut: float | None = None
     single_sourcing: bool = False
     extra: dict = field(default_factory=dict)
+    """The raw instance.yaml mapping and tables (for test diagnostics only)."""
 
 
 def annuity(horizon: int, rate: float) -> float:
@@ -242,14 +245,16 @@ def load(path: str | Path) -> RefData:
                 domestic = country[p] == market_country[m]
                 fr = freight[(p, m)]
                 duty = fee = 0.0
+                level = None
                 if not domestic:
                     row = _tariff_for(tariffs, country[p], m, powertrain[v])
                     if row is not None:
                         base = customs[(v, m)] + (fr if duty_basis == "cif" else 0.0)
                         duty = row["ad_valorem"] * base + row["specific"]
+                        level = sum(row[k] != WILDCARD for k in ("origin", "market", "powertrain"))
                     fee = channel_fee.get(country[p], 0.0)
                 margin = price[(v, m)] - upv - fr - duty - s["unit_cost"] - fee
-                flows.append(Flow(p, v, s["stack"], m, margin, domestic))
+                flows.append(Flow(p, v, s["stack"], m, margin, domestic, level))
 
     nondefault = [(v, s["stack"]) for v in stacks for s in stacks[v] if not s["default"]]
     dev = {(v, s["stack"]): s["dev_cost"] for v in stacks for s in stacks[v] if not s["default"]}
@@ -275,6 +280,7 @@ def load(path: str | Path) -> RefData:
         kept_max=kept.get("max"),
         min_jobs_cut=None if min_jobs is None else float(min_jobs),
         single_sourcing=_bool(cfg.get("single_sourcing", False)),
+        extra={"config": cfg, "tables": t},
     )
 
 
