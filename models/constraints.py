@@ -20,10 +20,14 @@ if TYPE_CHECKING:
 
 
 def _groups(df: pd.DataFrame, keys: list[str]) -> dict[object, np.ndarray]:
-    """Positions of the rows of ``df`` per key (the flows of each plant, market, ...)."""
+    """Index labels of the rows of ``df`` per key: the flow ids f of each plant, market, ...
+
+    ``df`` is ``data.flows`` or a filtered view of it; its labels are the flow ids.
+    """
     if df.empty:
         return {}
-    return df.groupby(keys, sort=True).indices
+    labels = df.index.to_numpy()
+    return {k: labels[v] for k, v in df.groupby(keys, sort=True).indices.items()}
 
 
 def _sum_x(m: pyo.ConcreteModel, idx: np.ndarray) -> pyo.Expression:
@@ -105,11 +109,10 @@ def add_software_constraints(m: pyo.ConcreteModel, data: ModelData, options: Bui
     nd = pd.MultiIndex.from_tuples(list(m.W))
     sub = fl[pd.MultiIndex.from_arrays([fl["model"], fl["stack"]]).isin(nd)]
     groups = _groups(sub, ["model", "stack", "market"])
-    pos = sub.index.to_numpy()
     maxu = data.demand.set_index(["model", "market"])["max_units"]
     m.software = pyo.Constraint(
         list(groups),
-        rule=lambda m, v, s, mk: _sum_x(m, pos[groups[v, s, mk]]) - float(maxu[v, mk]) * m.w[v, s] <= 0,
+        rule=lambda m, v, s, mk: _sum_x(m, groups[v, s, mk]) - float(maxu[v, mk]) * m.w[v, s] <= 0,
     )
 
 
@@ -193,7 +196,6 @@ def add_valid_inequalities(m: pyo.ConcreteModel, data: ModelData, options: Build
     free_plants = data.plants.index[data.plants["status"] == "free"]
     sub = fl[fl["plant"].isin(free_plants)]
     groups = _groups(sub, ["plant", "model", "market"])
-    pos = sub.index.to_numpy()
     if groups:
         keys = pd.DataFrame(list(groups), columns=["plant", "model", "market"])
         ub = np.minimum(
@@ -207,7 +209,7 @@ def add_valid_inequalities(m: pyo.ConcreteModel, data: ModelData, options: Build
         bound = dict(zip(groups, ub.tolist()))
         m.flow_open = pyo.Constraint(
             list(groups),
-            rule=lambda m, p, v, mk: _sum_x(m, pos[groups[p, v, mk]]) - bound[p, v, mk] * m.z[p] <= 0,
+            rule=lambda m, p, v, mk: _sum_x(m, groups[p, v, mk]) - bound[p, v, mk] * m.z[p] <= 0,
         )
     if len(m.A):
         status = data.plants["status"]
