@@ -40,12 +40,20 @@ class Source(_Strict):
 
 
 class PlantsKept(_Strict):
-    """Bounds on the number of plants kept open."""
+    """Bounds on the number of plants kept open (an integer n means exactly n)."""
 
     min: int | None = Field(default=None, ge=0)
     """At least this many plants are kept (count)."""
     max: int | None = Field(default=None, ge=0)
     """At most this many plants are kept (count)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exact(cls, value: Any) -> Any:
+        """``plants_kept: 10`` means exactly 10 (min = max = 10)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"min": value, "max": value}
+        return value
 
     @model_validator(mode="after")
     def _min_le_max(self) -> PlantsKept:

@@ -278,3 +278,8 @@ def test_warning_for_unreachable_plants_kept(tmp_path: Path) -> None:
     res = optimizer.solve(folder)
     assert res.status == "infeasible"
     assert any(w.column == "plants_kept.min" for w in res.warnings)
+
+
+def test_plants_kept_integer_means_exactly(tmp_path: Path) -> None:
+    inst = optimizer.load(write_instance(tmp_path, base_instance(plants_kept=1)))
+    assert (inst.settings.plants_kept.min, inst.settings.plants_kept.max) == (1, 1)
