@@ -145,6 +145,8 @@ def solve(
         return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
                       warnings=built.warnings)
     report: SolveReport = solve_model(m, opts)
+    if report.import_seconds > 0.05:
+        timings["import"] = report.import_seconds
     timings["transfer"] = report.transfer_seconds
     timings["solve"] = report.solver_seconds
     t3 = time.perf_counter()
