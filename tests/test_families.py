@@ -510,6 +510,74 @@ def test_valid_inequality_does_not_cut_the_optimum(tmp_path):
 
 
 # --------------------------------------------------------------------------- #
+# Input details that change the optimum
+# --------------------------------------------------------------------------- #
+def export_case(**tables) -> dict:
+    """CN plant, BEV models V1 and V2 (unit cost 50), US market (freight 5), price 100, 10 units each."""
+    base = instance(
+        models=[{"model": "V1", "powertrain": "BEV"}, {"model": "V2", "powertrain": "BEV"}],
+        plants=[plant("P1", country="CN")],
+        production=[{"plant": "P1", "model": v, "unit_cost": 50} for v in ("V1", "V2")],
+        markets=[{"market": "US", "country": "US"}],
+        demand=[{"model": v, "market": "US", "price": 100, "max_units": 10} for v in ("V1", "V2")],
+        freight=[{"plant": "P1", "market": "US", "unit_cost": 5}],
+    )
+    base["tables"].update(tables)
+    return base
+
+
+def test_stacks_are_per_model_and_a_default_is_optional(tmp_path):
+    # both models only have a non-default stack named "us": developed separately.
+    # V1: 10 x 45 - 100 = 350 (worth it); V2: 10 x 45 = 450 < 1000 (not developed)
+    cfg = export_case(software=[
+        {"model": "V1", "stack": "us", "origin": "US", "dev_cost": 100, "unit_cost": 0, "default": False},
+        {"model": "V2", "stack": "us", "origin": "US", "dev_cost": 1000, "unit_cost": 0, "default": False},
+    ])
+    res = check(tmp_path, cfg, 10 * 45 - 100)
+    assert sales_row(res, "V2", "US")["sold"] == pytest.approx(0)
+
+
+def test_ban_list_is_semicolon_separated_with_spaces(tmp_path):
+    # "CN; JP" bans both origins: neither model can be sold, NPV 0
+    cfg = export_case(software=[
+        {"model": "V1", "stack": "jp", "origin": "JP", "dev_cost": 0, "unit_cost": 0, "default": True},
+        {"model": "V2", "stack": "cn", "origin": "CN", "dev_cost": 0, "unit_cost": 0, "default": True},
+    ])
+    cfg["tables"]["markets"][0]["banned_software_origins"] = "CN; JP"
+    check(tmp_path, cfg, 0.0)
+
+
+def test_customs_value_zero_is_not_missing(tmp_path):
+    # cif, 50 % on everything: V1 declares 0 -> duty 0.5 * (0 + 5) = 2.5, margin 42.5;
+    # V2 has no customs value -> price: duty 0.5 * (100 + 5) = 52.5, margin -7.5 -> not sold
+    cfg = export_case(tariffs=[{"origin": "*", "market": "*", "powertrain": "*", "ad_valorem": 0.5}])
+    cfg["tables"]["demand"][0]["customs_value"] = 0
+    check(tmp_path, cfg, 10 * (100 - 50 - 5 - 2.5))
+
+
+def test_csv_tables_empty_cells_take_defaults_and_NA_is_a_country(tmp_path):
+    # Country "NA" (Namibia) on both sides: domestic, so the 50 % tariff does not apply.
+    # Empty cells: status -> free, line capacity -> no limit, min_units -> 0, customs_value -> price.
+    csv_tables = {
+        "plants": [{"plant": "P1", "country": "NA", "capacity": 100, "fixed_cost": 0, "closure_cost": 0,
+                    "headcount": 0, "status": None}],
+        "production": [{"plant": "P1", "model": "V1", "unit_cost": 50, "capacity": None},
+                       {"plant": "P1", "model": "V2", "unit_cost": 50, "capacity": 4}],
+        "markets": [{"market": "M", "country": "NA", "banned_software_origins": None}],
+        "demand": [{"model": v, "market": "M", "price": 100, "max_units": 10, "min_units": None,
+                    "customs_value": None} for v in ("V1", "V2")],
+        "freight": [{"plant": "P1", "market": "M", "unit_cost": 5}],
+        "tariffs": [{"origin": "*", "market": "*", "powertrain": "*", "ad_valorem": 0.5, "specific": None}],
+    }
+    cfg = {"tables": {"models": [{"model": "V1", "powertrain": "BEV"}, {"model": "V2", "powertrain": "BEV"}]}}
+    folder = write_instance(tmp_path / "inst", cfg, csv_tables)
+    expected = 10 * 45 + 4 * 45  # V2 limited by its line capacity 4
+    assert reference.solve(folder) == ("optimal", pytest.approx(expected))
+    res = optimizer.solve(folder, mip_gap=1e-9)
+    assert res.objective == pytest.approx(expected, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- #
 # Registry
 # --------------------------------------------------------------------------- #
 SPEC_FAMILIES = [
