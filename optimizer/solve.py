@@ -194,7 +194,7 @@ def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     t_import = time.perf_counter()
     from pyomo.common.dependencies import scipy as _scipy
 
-    _ = _scipy.sparse  # Pyomo imports scipy (with scipy.stats) lazily on first use: a one-off, counted apart
+    _ = _scipy.sparse.csc_array  # Pyomo imports scipy (with scipy.stats) lazily on first use: a one-off, counted apart
     import_seconds = time.perf_counter() - t_import
     t0 = time.perf_counter()
     try:
