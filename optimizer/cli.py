@@ -99,7 +99,7 @@ def print_result(res: Any) -> None:
     out.print(t)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
-                                      ("load", "validate", "build", "transfer", "solve", "extract", "total") if k in tm))
+                                      ("load", "validate", "build", "import", "transfer", "solve", "extract", "total") if k in tm))
 
 
 @main.command()
