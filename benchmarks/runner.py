@@ -564,6 +564,15 @@ def machine() -> dict[str, str]:
     return info
 
 
+def _git_head() -> str:
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h %cI"], cwd=S.ROOT, capture_output=True, text=True,
+                             timeout=10)
+        return f"commit {out.stdout.strip()}" if out.returncode == 0 else "?"
+    except Exception:
+        return "?"
+
+
 def _median(xs: list[float]) -> float | None:
     xs = sorted(xs)
     if not xs:
@@ -585,7 +594,8 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
              "from the CSVs next to this file.", "",
              f"Machine: {mi.get('nproc')} CPUs ({mi.get('cpu', '?')}), {mi.get('memory', '?')} RAM, {mi.get('os')}. "
              "Shared machine: other jobs were running, so times are noisy.", "",
-             f"Versions: {mi['versions']}.", "",
+             f"Versions: {mi['versions']}. Code: {_git_head()} (runs use the working tree of the time, "
+             "see each row's `started_utc`).", "",
              "Settings: relative MIP gap 0 (so `optimal` means proven optimal), HiGHS default threads; per-instance "
              f"time limit {S.SHORT_LIMIT:g} s, {S.LONG_LIMIT:g} s for the large ones (capa/capb/capc, Holmberg p56-p71, "
              "pmed with n >= 500); the limit of each row is in its CSV. `matches`: |objective - published| <= 1e-3 "
@@ -622,6 +632,9 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
         if big:
             fl = _f(big.get("flows"))
             bigtxt = f"{big['instance']} ({fl:,.0f})" if fl else f"{big['instance']} ({big.get('variables')} vars)"
+        started = sorted(r["started_utc"] for r in rows if r.get("started_utc"))
+        if started:
+            details.append(f"{suite}: rows started between {started[0]} and {started[-1]}.")
         lines.append(
             f"| {suite} | {expected} | {len(rows)} | {len(opt)} | {len(match)} / {len(withpub)} | {len(mism)} | {feas} "
             f"| {nosol} | {errs} | {n(sum(tt), '{:.0f}')} | {n(_median(tt))} | {bigtxt} | "
