@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import yaml
 
-__all__ = ["write_instance", "base_instance", "approx"]
+__all__ = ["write_instance", "base_instance"]
 
 
 def write_instance(folder: Path, cfg: dict, csv_tables: dict[str, list[dict]] | None = None) -> Path:
@@ -68,7 +67,3 @@ def base_instance(**overrides: object) -> dict:
     cfg["tables"].update(tables)
     return cfg
 
-
-def approx(a: float | None, b: float, rel: float = 1e-6, abs_: float = 1e-6) -> bool:
-    """Relative tolerance with an absolute floor near zero."""
-    return a is not None and math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
