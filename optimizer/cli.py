@@ -68,6 +68,28 @@ def main(verbose: int) -> None:
     """Strategic network design: which plants to keep, what to build where, for which market."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _silence_highs_banner()
+
+
+def _silence_highs_banner() -> None:
+    """HiGHS prints a copyright banner on stdout when the process creates its first solver.
+
+    The CLI owns its process, so it creates that first instance with stdout muted;
+    the library itself never touches file descriptors.
+    """
+    try:
+        import highspy
+    except ImportError:  # reported properly when a solve needs it
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _money(x: float | None) -> str:
