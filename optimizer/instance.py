@@ -9,6 +9,7 @@ raised together as one :class:`~optimizer.exceptions.InstanceError`.  Stage 2
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import re
@@ -123,8 +124,16 @@ def read_yaml(file: Path) -> dict[str, Any]:
 
 def _settings_problems(exc: ValidationError, where: str) -> list[Problem]:
     out = []
+    tables_reported: set[str] = set()
     for err in exc.errors():
-        key = ".".join(str(x) for x in err["loc"])
+        loc = err["loc"]
+        if len(loc) >= 3 and loc[0] == "tables":
+            if loc[1] not in tables_reported:
+                tables_reported.add(str(loc[1]))
+                out.append(Problem(where, f"must be a CSV path or a list of records (got {err.get('input')!r}).",
+                                   column=f"tables.{loc[1]}", fix="Write e.g. 'plants: plants.csv' or a list of mappings."))
+            continue
+        key = ".".join(str(x) for x in loc)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(err["loc"][:-1])
             out.append(
@@ -164,7 +173,14 @@ def _read_csv(folder: Path, rel: str, table: str, yaml_name: str, problems: list
         )
         return None
     try:
-        return pd.read_csv(full, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+        ragged = _ragged_lines(full)
+        if ragged:
+            for line, n_fields, n_header in ragged[:20]:
+                problems.append(Problem(rel, f"line has {n_fields} fields but the header has {n_header}.", table=table,
+                                        row=line, fix="Remove the extra commas or quote values that contain commas."))
+            return None
+        return pd.read_csv(full, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+                           index_col=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         problems.append(Problem(rel, "file is empty.", table=table, fix="Add a header row with the table's columns."))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -172,9 +188,19 @@ def _read_csv(folder: Path, rel: str, table: str, yaml_name: str, problems: list
     return None
 
 
+def _ragged_lines(path: Path) -> list[tuple[int, int, int]]:
+    """(line, fields, header fields) of CSV lines with more fields than the header."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        return [(reader.line_num, len(r), len(header)) for r in reader if len(r) > len(header)]
+
+
 def _records_frame(records: list[Any], table: str, yaml_name: str, problems: list[Problem]) -> pd.DataFrame | None:
     bad = [i + 1 for i, r in enumerate(records) if not isinstance(r, dict)]
     if bad:
+        if any(p.column == f"tables.{table}" for p in problems):
+            return None
         problems.append(
             Problem(yaml_name, f"records {bad} are not mappings.", table=table, column=f"tables.{table}",
                     fix="Write each record as {column: value, ...}.")
@@ -390,6 +416,10 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
                 continue
             df = _read_csv(folder, value, name, yaml_name, problems)
             where, inline = value, False
+        elif isinstance(value, list) and not value:
+            tables[name], row_numbers[name] = empty_table(name), np.zeros(0, dtype=int)
+            origins[name] = f"{yaml_name} (tables.{name})"
+            continue
         elif isinstance(value, list):
             df = _records_frame(value, name, yaml_name, problems)
             where, inline = f"{yaml_name} (tables.{name})", True

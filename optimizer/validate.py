@@ -38,10 +38,12 @@ def _unknown_refs(inst: Instance, table: str, column: str, target: str, target_c
         bad &= vals != "*"
     rows = _rows(inst, table)
     sample = ", ".join(sorted(map(str, known))[:8]) + (" ..." if len(known) > 8 else "")
+    hint = f"Use an id from {target}.{target_col} ({sample}) or add it to '{target}'." if known else \
+        f"Table '{target}' has no rows: add them."
     return [
         Problem(inst.origins.get(table, table), f"unknown {target_col} '{vals[i]}' (not in table '{target}').",
                 table=table, row=int(rows[i]), column=column,
-                fix=f"Use an id from {target}.{target_col} ({sample}) or add it to '{target}'.")
+                fix=hint)
         for i in df.index[bad]
     ]
 

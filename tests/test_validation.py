@@ -283,3 +283,43 @@ def test_warning_for_unreachable_plants_kept(tmp_path: Path) -> None:
 def test_plants_kept_integer_means_exactly(tmp_path: Path) -> None:
     inst = optimizer.load(write_instance(tmp_path, base_instance(plants_kept=1)))
     assert (inst.settings.plants_kept.min, inst.settings.plants_kept.max) == (1, 1)
+
+
+def test_csv_row_with_extra_fields(tmp_path: Path) -> None:
+    cfg = base_instance()
+    del cfg["tables"]["freight"]
+    folder = write_instance(tmp_path, cfg)
+    (folder / "freight.csv").write_text("plant,market,unit_cost\nP1,M1,5,oops\n")
+    cfg_text = (folder / "instance.yaml").read_text()
+    assert "freight" not in cfg_text  # read from freight.csv by convention
+    p = one(folder)
+    assert (p.where, p.row) == ("freight.csv", 2) and "4 fields but the header has 3" in p.message
+
+
+def test_csv_with_utf8_bom(tmp_path: Path) -> None:
+    cfg = base_instance()
+    del cfg["tables"]["freight"]
+    folder = write_instance(tmp_path, cfg)
+    (folder / "freight.csv").write_bytes(b"\xef\xbb\xbfplant,market,unit_cost\nP1,M1,5\n")
+    assert optimizer.solve(folder).objective == pytest.approx(10 * 35 - 50)
+
+
+def test_table_of_wrong_shape(tmp_path: Path) -> None:
+    cfg = base_instance()
+    cfg["tables"]["plants"] = {"plant": "P1"}
+    p = one(write_instance(tmp_path, cfg))
+    assert p.column == "tables.plants" and "CSV path or a list of records" in p.message
+
+
+def test_records_that_are_not_mappings(tmp_path: Path) -> None:
+    cfg = base_instance()
+    cfg["tables"]["plants"] = [1, 2]
+    p = one(write_instance(tmp_path, cfg))
+    assert p.column == "tables.plants"
+
+
+def test_empty_referenced_table(tmp_path: Path) -> None:
+    cfg = base_instance()
+    cfg["tables"]["models"] = []
+    probs = problems(write_instance(tmp_path, cfg))
+    assert probs and all("has no rows" in p.fix for p in probs if p.column == "model")
