@@ -759,8 +759,7 @@ def _run_local(tasks: list[JobTask], workers: int, on_done: OnDone, on_tick: OnT
 
 def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTick) -> None:
     try:
-        from distributed import Client, KilledWorker
-        from distributed import wait as dask_wait
+        from distributed import Client, KilledWorker, as_completed
     except ImportError:  # pragma: no cover - optional dependency
         raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
 
@@ -773,13 +772,11 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
                               retries=MAX_ATTEMPTS - 1)
             futs[f] = t
         keys = {f.key for f in futs}
-        not_done = set(futs)
-        while not_done:
-            try:
-                res = dask_wait(list(not_done), timeout=1.0, return_when="FIRST_COMPLETED")
-                done, not_done = set(res.done), set(res.not_done)
-            except TimeoutError:
-                done = set()
+        pending = as_completed(list(futs), loop=client.loop)
+        while not pending.is_empty():
+            done = pending.next_batch(block=False)
+            if not done:
+                time.sleep(0.25)
             for f in done:
                 t = futs[f]
                 if f.status == "finished":
