@@ -127,7 +127,7 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) 
             var_coef[id(v)] = (v, old + scale * k)
         constant += scale * c.constant
     x = m.x
-    expr = pyo.quicksum((float(coef[i]) * x[i] for i in range(data.n_flows) if coef[i] != 0.0))
+    expr = pyo.quicksum(float(coef[i]) * x[i] for i in range(data.n_flows) if coef[i] != 0.0)
     expr = expr + pyo.quicksum((k * v for v, k in var_coef.values() if k != 0.0)) + constant
     m.npv = pyo.Objective(expr=expr, sense=pyo.maximize)
 

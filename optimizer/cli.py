@@ -51,7 +51,7 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_NO_SOLUTION)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - last resort: never dump a traceback on users
+        except Exception as exc:
             if os.environ.get("OPTIMIZER_DEBUG"):
                 raise
             err.print(f"[bold red]Internal error[/] ({type(exc).__name__}): {exc}. "
@@ -190,14 +190,17 @@ def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
 @click.option("--models", type=click.IntRange(min=1), required=True)
 @click.option("--markets", type=click.IntRange(min=1), required=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--density", type=click.FloatRange(0, 1, min_open=True), help="Share of plant-market lanes that exist.")
+@click.option("--density", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of non-domestic plant-market lanes that exist (domestic lanes always do).")
 @_guard
 def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, density: float | None) -> None:
     """Generate a synthetic instance that uses every feature, deterministic per seed."""
     from .generate import generate as _generate
 
-    kw = {} if density is None else {"density": density}
-    result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed, **kw)
+    if density is None:
+        result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed)
+    else:
+        result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed, density=density)
     out.print(f"Wrote {result}")
 
 

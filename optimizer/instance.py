@@ -108,7 +108,7 @@ def read_yaml(file: Path) -> dict[str, Any]:
             [Problem(str(file), "file not found.", fix="Create it or pass the folder that holds instance.yaml.")]
         )
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise InstanceLoadError(
             [Problem(file.name, f"not valid YAML: {exc}", fix="Correct the YAML syntax; tags like !!python are not allowed.")]
@@ -301,8 +301,9 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
             if check == "not_nullable":
                 if any(q.where == where and q.row == row and q.column == col for q in problems):
                     continue  # already reported as unparseable
+                desc = spec.column(col).description if col else ""
                 problems.append(Problem(where, "value is missing.", table=spec.name, row=row, column=col,
-                                        fix=f"Fill in {col}: {spec.column(col).description}"))
+                                        fix=f"Fill in {col}: {desc}"))
                 continue
             m = re.match(r"(\w+)\(([-\d.e+]+)\)", check)
             op = _CHECK_TEXT.get(m.group(1), m.group(1)) if m else check
@@ -386,12 +387,14 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     """
     t0 = time.perf_counter() if t0 is None else t0
     problems: list[Problem] = []
+    settings: Settings | None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems.extend(_settings_problems(exc, yaml_name))
         settings = None
-    tables_raw = raw.get("tables") if isinstance(raw.get("tables"), dict) else {}
+    given = raw.get("tables")
+    tables_raw: dict[str, Any] = given if isinstance(given, dict) else {}
     for name in tables_raw:
         if name not in TABLES:
             problems.append(Problem(yaml_name, f"unknown table '{name}'.", column=f"tables.{name}",
