@@ -127,6 +127,7 @@ class _Tokens:
     def floats(self, start: int, stop: int, step: int, what: str) -> np.ndarray:
         """Parse tokens[start:stop:step] as finite non-negative floats."""
         sel = self.toks[start:stop:step]
+        arr: np.ndarray | None
         try:
             arr = np.array(sel, dtype=bytes).astype(np.float64) if sel else np.zeros(0)
         except ValueError:
@@ -140,6 +141,7 @@ class _Tokens:
                     raise self.error(k, f"expected a number for {what}, got {self.text(k)!r}") from None
                 if not math.isfinite(v) or v < 0:
                     raise self.error(k, f"expected a finite number >= 0 for {what}, got {self.text(k)!r}")
+        assert arr is not None  # the loop above raised on the bad token
         return arr
 
 
@@ -192,7 +194,7 @@ def parse_orlib_cap(path: str | Path, capacity: float | None = None) -> dict:
         is_word[words] = True
         caps[is_word] = float(capacity)
         for i in np.flatnonzero(~is_word):
-            caps[i] = t.floats(2 + 2 * i, 3 + 2 * i, 1, f"capacity of warehouse {i + 1}")[0]
+            caps[i] = t.floats(int(2 + 2 * i), int(3 + 2 * i), 1, f"capacity of warehouse {i + 1}")[0]
     else:
         caps = t.floats(2, 2 + 2 * m, 2, "warehouse capacity")
     fixed = t.floats(3, 2 + 2 * m, 2, "warehouse fixed cost")
@@ -371,11 +373,12 @@ def _convert_file(kind: str, f: Path, outdir: Path, capacity: float | None) -> P
     if kind in ("orlib-cap", "holmberg"):
         if kind == "orlib-cap":
             d = parse_orlib_cap(f, capacity)
-            name = f.stem + (f"_{_fmt_num(capacity)}" if d["capacity_word"] else "")
+            cap = float(capacity) if capacity is not None else math.nan  # set whenever capacity_word is
+            name = f.stem + (f"_{_fmt_num(cap)}" if d["capacity_word"] else "")
             extra: dict = {}
             desc = (f"OR-Library capacitated warehouse location {f.name} "
                     f"({d['m']} warehouses x {d['n']} customers"
-                    + (f", capacity {_fmt_num(capacity)}" if d["capacity_word"] else "")
+                    + (f", capacity {_fmt_num(cap)}" if d["capacity_word"] else "")
                     + "); optimal NPV = -published optimal cost")
         else:
             d = parse_holmberg(f)
@@ -385,7 +388,7 @@ def _convert_file(kind: str, f: Path, outdir: Path, capacity: float | None) -> P
                     f"({d['m']} facilities x {d['n']} customers); optimal NPV = -published optimal cost")
         plants, markets, demand, freight = _facility_tables(d)
         meta = {"facilities": d["m"], "customers": d["n"], "flows": d["m"] * d["n"]}
-        if d["capacity_word"]:
+        if d["capacity_word"] and capacity is not None:
             meta["capacity"] = float(capacity)
         zero = int((d["demand"] == 0).sum())
         if zero:
@@ -422,8 +425,9 @@ def _convert_file(kind: str, f: Path, outdir: Path, capacity: float | None) -> P
 
 
 def _data_files(src: Path) -> list[Path]:
-    def key(p: Path):
+    def key(p: Path) -> tuple[str, int, str]:
         m = re.match(r"(\D*)(\d*)(.*)", p.name)
+        assert m is not None  # the pattern matches any string
         return (m.group(1), int(m.group(2)) if m.group(2) else -1, m.group(3))
 
     files = [p for p in src.iterdir()

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ _SW_DEFAULT_P = np.array([0.45, 0.30, 0.10, 0.10, 0.05])
 _BAN_SETS = [("CN",), ("US",), ("CN", "US")]
 _BAN_P = np.array([0.7, 0.15, 0.15])
 
-DEFAULTS = dict(
+DEFAULTS: dict[str, Any] = dict(
     density=0.7,              # probability that a non-domestic lane exists
     production_density=0.6,   # probability that a plant can build a model
     demand_density=0.9,       # probability that a model is sold in a market
@@ -123,7 +124,7 @@ _STREAMS = ("geo", "plants", "models", "production", "demand", "software", "lane
             "tariffs", "channels", "status", "minunits", "freight")
 
 
-def _haversine(lat1, lon1, lat2, lon2):
+def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
     """Great-circle distance in km between all pairs (broadcast)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
@@ -132,7 +133,7 @@ def _haversine(lat1, lon1, lat2, lon2):
     return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
-def _check(plants, models, markets, seed, kw):
+def _check(plants: int, models: int, markets: int, seed: int, kw: dict[str, Any]) -> dict[str, Any]:
     for name, v in (("plants", plants), ("models", models), ("markets", markets)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
@@ -308,7 +309,7 @@ def _build(plants: int, models: int, markets: int, seed: int, o: dict) -> dict:
                 dist=dist, flows=flows)
 
 
-def estimate_flows(plants: int, models: int, markets: int, seed: int = 0, **options) -> int:
+def estimate_flows(plants: int, models: int, markets: int, seed: int = 0, **options: Any) -> int:
     """Exact number of flows (plant, model, stack, market) of ``generate(...)`` with
     the same arguments, computed without writing anything (fast)."""
     o = _check(plants, models, markets, seed, options)
@@ -316,7 +317,7 @@ def estimate_flows(plants: int, models: int, markets: int, seed: int = 0, **opti
 
 
 def density_for_flows(target: int, plants: int, models: int, markets: int, seed: int = 0,
-                      **options) -> float:
+                      **options: Any) -> float:
     """Lane density giving about ``target`` flows (bisection on :func:`estimate_flows`).
 
     Returns 1.0 if even full density stays below the target."""
@@ -391,7 +392,7 @@ def _tariffs(b: dict, o: dict) -> pd.DataFrame:
 
 def generate(outdir: str | Path, plants: int, models: int, markets: int, seed: int, *,
              density: float = DEFAULTS["density"], target_flows: int | None = None,
-             **options) -> Path:
+             **options: Any) -> Path:
     """Write a synthetic instance into ``outdir`` (created if needed) and return it.
 
     ``density`` is the probability that a non-domestic (plant, market) lane
