@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from .batch import JobDef, run_batch
-from .exceptions import InstanceError
+from .exceptions import NoSolutionError
 from .instance import Instance
 from .scenarios import BASE, apply_scenario, load_scenarios
 
@@ -131,8 +131,8 @@ def explain(
         base_status, base_obj = str(b["status"]), (None if pd.isna(b["objective"]) else float(b["objective"]))
         if base_status not in ("optimal", "feasible"):
             msg = _message(bdir / "jobs" / "base")
-            raise InstanceError(f"the base plan has no solution ({base_status}): {msg}; nothing to explain.",
-                                instance=inst.name)
+            raise NoSolutionError(f"the base plan of {inst.name} has no solution ({base_status})"
+                                  + (f": {msg}" if msg else "") + "; nothing to explain.")
         plants = pd.read_csv(bdir / "jobs" / "base" / "plants.csv")
         sw = pd.read_csv(bdir / "jobs" / "base" / "software.csv")
         jobs: list[JobDef] = []
