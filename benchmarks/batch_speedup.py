@@ -21,7 +21,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,15 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         lines = [
             "# Batch speed-up: 1 vs 2 local workers",
             "",
-            f"Measured {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `python -m benchmarks.batch_speedup`"
+            (f"Measured {datetime.now(UTC).isoformat(timespec='seconds')} by `python -m benchmarks.batch_speedup`"
             f" ({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"{platform.machine()}).",
+            f"{platform.machine()})."),
             "",
-            f"- Jobs: {args.jobs} = a `solver.seed` sweep on a generated instance ({p} plants x {v} models x "
-            f"{m} markets, seed 3); one HiGHS thread per job (batch default).",
+            (f"- Jobs: {args.jobs} = a `solver.seed` sweep on a generated instance ({p} plants x {v} models x "
+            f"{m} markets, seed 3); one HiGHS thread per job (batch default)."),
             f"- One job solved in-process (after warm-up): {job_s:.2f} s (load, validate, build, solve, extract).",
-            "- Time = wall clock of `run_batch` into a fresh folder: pool start-up (spawned workers, import, "
-            "warm-up), every job, job folders and index.",
+            ("- Time = wall clock of `run_batch` into a fresh folder: pool start-up (spawned workers, import, "
+            "warm-up), every job, job folders and index."),
             f"- Runs alternate 1 and 2 workers, {args.repeat} each; best of each is used.",
             "",
             "| workers | runs (s) | best (s) | per job (s) |",
@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"**Speed-up (best 1 worker / best 2 workers): {speedup:.2f}x** (target: >= 1.7x).",
             "",
-            f"Load average (1 min) before each run and at the end: {', '.join(f'{x:.2f}' for x in loads)}. "
+            (f"Load average (1 min) before each run and at the end: {', '.join(f'{x:.2f}' for x in loads)}. "
             "The machine has 2 cores and was shared with other work; a load above ~2 means the two workers "
-            "competed with other processes, which lowers the 2-worker figure.",
+            "competed with other processes, which lowers the 2-worker figure."),
             "",
         ]
         args.out.parent.mkdir(parents=True, exist_ok=True)

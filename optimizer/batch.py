@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import shutil
 import socket
-import sys
 import time
 import traceback
 import uuid
@@ -42,7 +41,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as cf_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,7 @@ from .scenarios import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INDEX_COLUMNS", "JobDef", "SOLVED", "read_index", "read_spec", "run_batch"]
+__all__ = ["INDEX_COLUMNS", "SOLVED", "JobDef", "read_index", "read_spec", "run_batch"]
 
 SOLVED = ("optimal", "feasible")
 """Statuses that count as success (exit code 0 when every job has one)."""
@@ -394,7 +393,7 @@ def _base_summary(task: JobTask | JobDef, status: str, message: str = "", **extr
 def _finish(summary: dict[str, Any], files: dict[str, str], t0: float) -> dict[str, Any]:
     summary.setdefault("timings", {})["job"] = time.perf_counter() - t0
     summary["worker"] = f"{socket.gethostname()}:{os.getpid()}"
-    summary["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(_clean(summary), indent=2, default=_json_default) + "\n"
     return {"status": summary["status"], "files": {"summary.json": text, **files}}
 
@@ -536,7 +535,7 @@ def _lock(out: Path) -> Iterator[None]:
 
 def _index_row(job: JobDef | None, s: dict[str, Any] | None, out: Path, job_id: str) -> dict[str, Any]:
     if s is None:
-        row = {"job": job_id, "instance": job.instance.name if job else "", "scenario": job.scenario if job else "",
+        row: dict[str, Any] = {"job": job_id, "instance": job.instance.name if job else "", "scenario": job.scenario if job else "",
                "label": job.label if job else "", "status": "missing", "message": "no result (batch interrupted?)",
                "instance_path": str(job.instance) if job else ""}
         params = dict(job.parameters) if job else {}
@@ -785,11 +784,11 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
                     except Exception as exc:  # noqa: BLE001
                         payload = _failure_payload(t, "error", f"{type(exc).__name__}: {exc}")
                 else:
-                    exc = f.exception() if f.status == "error" else None
-                    if isinstance(exc, KilledWorker):
-                        payload = _failure_payload(t, "worker_lost", f"workers died while running this job: {exc}")
+                    err = f.exception() if f.status == "error" else None
+                    if isinstance(err, KilledWorker):
+                        payload = _failure_payload(t, "worker_lost", f"workers died while running this job: {err}")
                     else:
-                        payload = _failure_payload(t, "error", f"{type(exc).__name__ if exc else f.status}: {exc}")
+                        payload = _failure_payload(t, "error", f"{type(err).__name__ if err else f.status}: {err}")
                 on_done(t, payload)
                 f.release()
             try:
@@ -811,8 +810,15 @@ class _Display:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(SpinnerColumn(), TextColumn("batch"), BarColumn(), MofNCompleteColumn(),

@@ -389,10 +389,10 @@ def _html(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.Data
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Scenario comparison: {e(str(batch_dir))}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+        ("<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
         "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}"
-        "img{max-width:100%;margin:1em 0}code{background:#f6f6f6}</style></head><body>",
+        "img{max-width:100%;margin:1em 0}code{background:#f6f6f6}</style></head><body>"),
         f"<h1>Scenario comparison: {e(str(batch_dir))}</h1>",
         f"<p>Baseline: <code>{e(baseline)}</code>. {len(summary)} job(s) compared.</p>",
         table(HEAD, _summary_rows(summary)),

@@ -56,8 +56,8 @@ class Explanation:
         """The ranked table as Markdown."""
         lines = [f"# Why this plan? {self.instance}" + (f" / scenario {self.scenario}" if self.scenario else ""), "",
                  f"Base plan: {self.base_status}, NPV {_num(self.base_objective)}.", "",
-                 "Regret = base NPV - NPV with the decision flipped (what the flip would lose); "
-                 "`inf` = no feasible plan with that flip.", "",
+                 ("Regret = base NPV - NPV with the decision flipped (what the flip would lose); "
+                 "`inf` = no feasible plan with that flip."), "",
                  "| rank | kind | decision | base | flip | flipped NPV | regret | regret % | status |",
                  "|---:|---|---|---|---|---:|---:|---:|---|"]
         for r in self.table.itertuples():

@@ -465,6 +465,7 @@ def _mask(ctx: _Ctx, table: str, where: Mapping[str, Any] | None, say: Any) -> p
             say(err, f"where.{key}", "Correct the column name.")
             ok = False
             continue
+        assert s is not None and kind is not None
         values = val if isinstance(val, list) else [val]
         if not values:
             say(f"filter '{key}' has an empty list of values.", f"where.{key}", None)
@@ -535,9 +536,8 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
             new[c] = new[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v).astype(object)
         start = int(np.abs(df["_row"].to_numpy(dtype=int)).max()) + 1 if len(df) else 1
         new["_row"] = -np.arange(start, start + len(new))  # negative: added by a scenario
-        keys = [tuple(str(r[k]) for k in spec.key) for r in recs]
-        for k in keys:
-            touched[(table, k, "*row*")] = i
+        for rkey in [tuple(str(r[k]) for k in spec.key) for r in recs]:
+            touched[(table, rkey, "*row*")] = i
         ctx.tables[table] = pd.concat([df.astype(object), new], ignore_index=True)
         ctx.changed.add(table)
         ctx.log.append(f"{table}: added {len(recs)} row(s) " + "; ".join(
@@ -611,7 +611,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                 if kind == "list":
                     items = val if isinstance(val, list) else str(val).split(";")
                     extra = {str(x).strip() for x in items if str(x).strip()}
-                    new = old.map(lambda t: tuple(sorted(set(t) | extra)))
+                    new = old.map(lambda t, extra=extra: tuple(sorted(set(t) | extra)))
                     desc = f"+ {';'.join(sorted(extra))}"
                 elif kind in {"float", "int"}:
                     if not _is_num(val):
@@ -622,8 +622,8 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                 else:
                     say(f"add {col}: column is neither numeric nor a list.", f"add.{col}", "Use set.")
                     continue
-            for k in keys:
-                touched[(table, k, col)] = i
+            for rkey in keys:
+                touched[(table, rkey, col)] = i
             if df[col].dtype != object and (op == "set" or kind == "list"):
                 df[col] = df[col].astype(object)
             if kind == "list":

@@ -93,7 +93,7 @@ def test_bad_specs(tmp_path: Path, spec: dict, text: str) -> None:
 
 def test_bad_spec_exit_code_2(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "spec.yaml", {"jobs": [{"instance": "tiny", "colour": 1}]})
-    r = subprocess.run([*CLI, "batch", str(spec), "--out", str(tmp_path / "out")], capture_output=True, text=True,
+    r = subprocess.run([*CLI, "batch", str(spec), "--out", str(tmp_path / "out")], capture_output=True, text=True, check=False,
                        timeout=120)
     assert r.returncode == 2, r.stderr
     assert "unknown key 'colour'" in r.stderr and "Traceback" not in r.stderr
@@ -280,7 +280,7 @@ def test_killed_batch_command_resumes_without_redoing_finished_jobs(tmp_path: Pa
     finished = {p.parent.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "jobs").glob("*/summary.json")}
     assert 2 <= len(finished) < n
     assert not (out / "index.csv").exists()  # written only at the end: the kill really interrupted the run
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     assert r.returncode == 0, r.stderr
     after = {p.parent.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "jobs").glob("*/summary.json")}
     assert len(after) == n

@@ -106,10 +106,10 @@ def test_software_added_and_sweep_baselines(tmp_path: Path) -> None:
 
 def test_compare_cli(batch_dir: Path, tmp_path: Path) -> None:
     r = subprocess.run([*CLI, "compare", str(batch_dir), "--out", str(tmp_path / "rep")], capture_output=True,
-                       text=True, timeout=120, env={**os.environ, "COLUMNS": "160"})
+                       text=True, timeout=120, env={**os.environ, "COLUMNS": "160"}, check=False)
     assert r.returncode == 0, r.stderr
     assert "keep_a" in r.stdout and "closed B; kept A" in r.stdout
     assert (tmp_path / "rep" / "report.html").is_file()
-    r = subprocess.run([*CLI, "compare", str(batch_dir), "--baseline", "zzz"], capture_output=True, text=True,
+    r = subprocess.run([*CLI, "compare", str(batch_dir), "--baseline", "zzz"], capture_output=True, text=True, check=False,
                        timeout=120)
     assert r.returncode == 2 and "no job or scenario named 'zzz'" in r.stderr

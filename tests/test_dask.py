@@ -18,7 +18,7 @@ import yaml
 
 pytest.importorskip("distributed")
 
-from optimizer.batch import run_batch  # noqa: E402
+from optimizer.batch import run_batch
 
 BIN = Path(sys.executable).parent
 CLI = [sys.executable, "-c", "import optimizer.cli_batch; from optimizer.cli import main; main()"]
@@ -48,7 +48,7 @@ def dask_cmd() -> list[str]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path):  # noqa: ANN201
+def cluster(tmp_path: Path):
     """A scheduler and two single-thread workers (no nanny, so a killed worker stays dead)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -81,9 +81,10 @@ def cluster(tmp_path: Path):  # noqa: ANN201
             if p.poll() is None:
                 with _quiet():
                     os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
         for p in reversed(procs):
             try:
-                p.wait(10)
+                p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with _quiet():
                     os.killpg(p.pid, signal.SIGKILL)
@@ -92,7 +93,7 @@ def cluster(tmp_path: Path):  # noqa: ANN201
             fh.close()
 
 
-class _quiet:  # noqa: N801 - tiny context manager: ignore a process that is already gone
+class _quiet:
     def __enter__(self) -> None:
         return None
 
@@ -109,8 +110,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def test_batch_on_dask_survives_a_killed_worker(tmp_path: Path, instance: Path, cluster) -> None:  # noqa: ANN001
-    address, workers, logs = cluster
+def test_batch_on_dask_survives_a_killed_worker(tmp_path: Path, instance: Path, cluster) -> None:
+    address, workers, _logs = cluster
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"sweeps": [{"instance": str(instance), "id": "job", "parameters": {
         "discount_rate": RATES, "solver.seed": SEEDS}}]}))

@@ -77,7 +77,7 @@ def test_set_scale_add_and_the_base_is_not_mutated(tiny: optimizer.Instance) -> 
     assert a.instance.path == tiny.path and a.instance.rows["plants"].tolist() == tiny.rows["plants"].tolist()
 
 
-def pd_equal(a, b) -> None:  # noqa: ANN001
+def pd_equal(a, b) -> None:
     import pandas.testing as pdt
 
     pdt.assert_frame_equal(a, b)
