@@ -763,7 +763,10 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
         raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
 
     token = uuid.uuid4().hex[:8]
-    client = Client(address, timeout="30s", set_as_default=False)
+    try:
+        client = Client(address, timeout="30s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
         futs = {}
         for t in tasks:
