@@ -752,8 +752,13 @@ def _run_local(tasks: list[JobTask], workers: int, on_done: OnDone, on_tick: OnT
                 on_tick(min(len(running), n))
             if pending:
                 log.warning("a worker process died; restarting the pool for %d unfinished job(s)", len(pending))
-        finally:
-            ex.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # Ctrl-C or an error while writing: do not wait for running solves
+            for proc in list((getattr(ex, "_processes", None) or {}).values()):
+                with contextlib.suppress(Exception):
+                    proc.terminate()
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTick) -> None:
