@@ -505,6 +505,13 @@ def _mask(ctx: _Ctx, table: str, where: Mapping[str, Any] | None, say: Any) -> p
     return mask
 
 
+def _as_tuple(v: Any) -> tuple[str, ...]:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ()
+    items = v if isinstance(v, (list, tuple)) else str(v).split(";")
+    return tuple(sorted({str(x).strip() for x in items if str(x).strip()}))
+
+
 def _rowkeys(df: pd.DataFrame, table: str, mask: pd.Series) -> list[tuple[Any, ...]]:
     key = list(TABLES[table].key)
     return [tuple(r) for r in df.loc[mask, key].itertuples(index=False, name=None)]
@@ -532,8 +539,12 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     say(f"added row {j}: key column '{k}' is missing.", "add_rows", None)
                     return
         new = pd.DataFrame(recs)
-        for c in new.columns:  # raw YAML values; normalised when the table is re-parsed
-            new[c] = new[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v).astype(object)
+        kinds = {c.name: c.kind for c in spec.columns}
+        for c in new.columns:  # raw YAML values, typed when the table is re-parsed; list columns as tuples now
+            if kinds.get(c) == "list":
+                new[c] = pd.Series([_as_tuple(v) for v in new[c]], index=new.index, dtype=object)
+            else:
+                new[c] = new[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v).astype(object)
         start = int(np.abs(df["_row"].to_numpy(dtype=int)).max()) + 1 if len(df) else 1
         new["_row"] = -np.arange(start, start + len(new))  # negative: added by a scenario
         for rkey in [tuple(str(r[k]) for k in spec.key) for r in recs]:

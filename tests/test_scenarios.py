@@ -282,3 +282,13 @@ def test_nissan_scenario_file_applies() -> None:
         assert a.changes, name
     eu = apply_scenario(inst, "eu_duty_up", cat)
     assert eu.changes[0] == "tariffs[origin=CN, market.region=EU].ad_valorem (+0.2): 0.307/0.1 -> 0.507/0.3 (2 rows)"
+
+
+def test_added_rows_take_part_in_later_changes(tiny: optimizer.Instance) -> None:
+    a = apply(tiny, s={"changes": [
+        {"table": "markets", "add_rows": [{"market": "XX", "country": "XX", "banned_software_origins": ["CN", "RU"]}]},
+        {"table": "markets", "where": {"market": "XX"}, "add": {"banned_software_origins": "US"}},
+    ]})["s"]
+    m = a.instance.tables["markets"].set_index("market")
+    assert m.loc["XX", "banned_software_origins"] == ("CN", "RU", "US") and m.loc["XX", "region"] == ""
+    assert a.changes[-1] == "markets[market=XX].banned_software_origins (+ US): CN;RU -> CN;RU;US (1 row)"
