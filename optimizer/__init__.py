@@ -6,6 +6,7 @@ The public API::
     res = optimizer.solve(inst, time_limit=60)           # Result: status, objective, tables
     built = optimizer.build(inst)                        # the Pyomo model, to extend before solving
     res = optimizer.solve(built)
+    index = optimizer.run_batch("runs.yaml", "out/")     # many jobs, locally or on Dask
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from importlib.metadata import PackageNotFoundError, version
 from models import BuildOptions
 
 from .api import BuiltModel, build, load, solve
+from .batch import read_index, run_batch
+from .compare import compare
+from .explain import explain
 from .exceptions import (
     InstanceError,
     InstanceLoadError,
@@ -28,6 +32,7 @@ from .exceptions import (
 )
 from .instance import Instance
 from .results import Result
+from .scenarios import apply_scenario, load_scenarios, solve_scenario
 from .solve import SolveOptions, SolveReport, Status, Termination
 
 try:
@@ -54,7 +59,14 @@ __all__ = [
     "Status",
     "Termination",
     "__version__",
+    "apply_scenario",
     "build",
+    "compare",
+    "explain",
     "load",
+    "load_scenarios",
+    "read_index",
+    "run_batch",
     "solve",
+    "solve_scenario",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``optimizer solve|validate|convert|generate ...``.
+"""Command line: ``optimizer solve|validate|schema|convert|generate|batch|compare|explain``.
 
 Exit codes: 0 solved (optimal or feasible), 1 no solution (infeasible, unbounded,
 time limit without a solution, solver error), 2 bad input or usage, 3 internal error.
@@ -211,6 +211,8 @@ def schema() -> None:
 
     click.echo(DOC_HEADER + format_reference(), nl=False)
 
+
+from . import cli_batch  # noqa: E402, F401  (registers batch, compare, explain on `main`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
