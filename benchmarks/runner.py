@@ -672,6 +672,16 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
             details.append(f"{suite}: not proven optimal: " + "; ".join(
                 f"{r['instance']} {r['status']}" + (f" gap {float(r['gap']):.2%}" if _f(r.get('gap')) is not None else "")
                 + (f" ({r['error'][:160]})" if r.get("error") else "") for r in nonopt))
+        alone = [(r, (_f(r["time_total"]) or 0) / ((_f(r["ref_mps_read"]) or 0) + (_f(r["ref_highs"]) or 0)))
+                 for r in rows if _f(r.get("ref_highs")) is not None and _f(r.get("time_total")) is not None
+                 and (_f(r.get("ref_mps_read")) or 0) + (_f(r.get("ref_highs")) or 0) > 0]
+        if alone:
+            hr = [(_f(r["time_highs"]) or 0) / _f(r["ref_highs"]) for r, _ in alone if _f(r.get("ref_highs"))]
+            details.append(
+                f"{suite}: against the solver alone (highspy reading the MPS file and solving it, "
+                f"{len(alone)} rows where the reference was solved): our total time / (MPS read + its HiGHS time) "
+                f"median {_median([x for _, x in alone]):.2f}, max {max(x for _, x in alone):.2f}; our HiGHS time / "
+                f"its HiGHS time median {_median(hr):.2f} (same model, so ~1 up to noise and row order).")
         disagree = [r for r in rows if r.get("ref_agrees") == "False"]
         if disagree:
             details.append(f"{suite}: engine and vectorised reference both optimal but with different objectives "
