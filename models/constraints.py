@@ -182,7 +182,7 @@ def add_single_sourcing_constraints(m: pyo.ConcreteModel, data: ModelData, optio
 
 
 def add_valid_inequalities(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
-    """Valid inequality (optional), for each (p, v, m) with flows and p free (vehicles/year).
+    """Valid inequality (see ``BuildOptions.valid_inequalities``), for each (p, v, m) with flows and p free (vehicles/year).
 
     sum_s x_(p,v,s,m) <= U_pvm * z_p,   U_pvm = min(max_units_vm, capacity_p, capacity_pv)
 
@@ -190,7 +190,7 @@ def add_valid_inequalities(m: pyo.ConcreteModel, data: ModelData, options: Build
     recommended x_f <= max_units_vm * z_p, summed over stacks and with the tightest
     bound); also a_pvm <= z_p under single sourcing.  Skipped for plants whose z is fixed.
     """
-    if not options.valid_inequalities or data.n_flows == 0:
+    if data.n_flows == 0 or not options.use_valid_inequalities(data.n_flows):
         return
     fl = data.flows
     free_plants = data.plants.index[data.plants["status"] == "free"]

@@ -27,6 +27,10 @@ from . import constraints as cons
 log = logging.getLogger(__name__)
 
 
+VI_AUTO_MAX_FLOWS = 5_000
+"""``valid_inequalities=None`` adds them up to this many flows (see BuildOptions)."""
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """Options of the formulation.
@@ -34,11 +38,20 @@ class BuildOptions:
     Attributes
     ----------
     valid_inequalities:
-        Add x_f <= U_f z_p for every flow (U_f = the tightest of max_units, plant
-        and line capacity): redundant for the MIP, tighter LP relaxation.
+        Add sum_s x_(p,v,s,m) <= U_pvm z_p (U = the tightest of max_units, plant and
+        line capacity): redundant for the MIP, tighter LP relaxation.  ``None``
+        (default) = on for models of at most ``VI_AUTO_MAX_FLOWS`` flows, off above:
+        measured (benchmarks/results/valid_inequalities.md), they speed HiGHS up on
+        small models and slow it down, and lengthen the build, on large ones.
     """
 
-    valid_inequalities: bool = True
+    valid_inequalities: bool | None = None
+
+    def use_valid_inequalities(self, n_flows: int) -> bool:
+        """Whether the valid inequalities are added for a model of ``n_flows`` flows."""
+        if self.valid_inequalities is None:
+            return n_flows <= VI_AUTO_MAX_FLOWS
+        return self.valid_inequalities
 
 
 @dataclass

@@ -134,14 +134,18 @@ def print_result(res: Any) -> None:
 @click.option("--interface", type=click.Choice(["direct", "pyomo"]), default="direct", show_default=True,
               help="How the model reaches HiGHS.")
 @click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
+@click.option("--valid-inequalities/--no-valid-inequalities", "vi", default=None,
+              help="Force the optional valid inequalities on or off (default: on up to 5,000 flows).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
-          seed: int | None, interface: str, solver_log: bool) -> None:
+          seed: int | None, interface: str, solver_log: bool, vi: bool | None) -> None:
     """Solve the instance at PATH (folder or instance.yaml)."""
+    from models import BuildOptions
+
     from .api import solve as _solve
 
     res = _solve(path, time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed, interface=interface,
-                 log_solver=solver_log)
+                 log_solver=solver_log, build_options=BuildOptions(valid_inequalities=vi))
     for w in res.warnings:
         err.print(f"warning: {w}", markup=False)
     print_result(res)

@@ -151,3 +151,16 @@ def test_thread_count_can_change_between_solves(interface: str) -> None:
     assert optimizer.solve(TINY, interface=interface).status is Status.OPTIMAL
     assert optimizer.solve(TINY, interface=interface, threads=1).status is Status.OPTIMAL
     assert optimizer.solve(TINY, interface=interface, threads=2).objective == pytest.approx(KEEP_B)
+
+
+def test_valid_inequalities_auto_rule() -> None:
+    from models.network_design import VI_AUTO_MAX_FLOWS
+
+    auto = optimizer.BuildOptions()
+    assert auto.use_valid_inequalities(VI_AUTO_MAX_FLOWS) and not auto.use_valid_inequalities(VI_AUTO_MAX_FLOWS + 1)
+    assert optimizer.BuildOptions(valid_inequalities=True).use_valid_inequalities(10**7)
+    assert not optimizer.BuildOptions(valid_inequalities=False).use_valid_inequalities(1)
+    on = optimizer.build(TINY)
+    off = optimizer.build(TINY, optimizer.BuildOptions(valid_inequalities=False))
+    assert hasattr(on.model, "flow_open") and not hasattr(off.model, "flow_open")
+    assert optimizer.solve(off).objective == pytest.approx(KEEP_B)

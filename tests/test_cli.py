@@ -97,3 +97,9 @@ def test_console_script_and_module_agree() -> None:
         pytest.skip("console script not installed in this environment")
     proc = subprocess.run([str(exe), "validate", str(TINY)], capture_output=True, text=True)
     assert proc.returncode == 0 and "OK" in proc.stdout
+
+
+def test_valid_inequalities_flag(tmp_path: Path) -> None:
+    code, out = run("solve", str(TINY), "--no-valid-inequalities", "--out", str(tmp_path))
+    assert code == 0
+    assert abs(json.loads((tmp_path / "summary.json").read_text())["objective"] - 2340.0) < 1e-6
