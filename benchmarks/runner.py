@@ -667,6 +667,18 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
         missing = [s.name for s in S.suite(suite) if s.name not in {r["instance"] for r in rows}]
         if missing:
             details.append(f"**{suite}: not run ({len(missing)}):** {', '.join(missing)}")
+        ex = [((_f(r["time_total"]) - _f(r["time_import"]) - _f(r["time_highs"])) / _f(r["time_highs"]))
+              for r in rows if all(_f(r.get(k)) is not None for k in ("time_total", "time_import", "time_highs"))
+              and _f(r["time_highs"]) > 0]
+        if ex:
+            details.append(f"{suite}: overhead ratio without the engine's one-off imports (Pyomo's lazy scipy import, "
+                           f"paid once per process, {len(ex)} rows that record it): median {_median(ex):.2f}, "
+                           f"max {max(ex):.2f}.")
+        hit = [r for r in rows if r["status"] == "feasible" and _f(r.get("diff")) is not None
+               and abs(_f(r["diff"])) <= MATCH_TOL]
+        if hit:
+            details.append(f"{suite}: stopped by the time limit holding the published optimum (not proven): "
+                           + ", ".join(r["instance"] for r in hit))
         nonopt = [r for r in rows if r["status"] != "optimal"]
         if nonopt:
             details.append(f"{suite}: not proven optimal: " + "; ".join(
