@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="reference path: auto = build + MPS read always, solve too when our HiGHS time "
                         f"<= {runner.REF_SOLVE_MAX:g} s; solve = always; build = never solve; none = skip it")
     r.add_argument("--mip-gap", type=float, default=runner.MIP_GAP)
+    r.add_argument("--vi", choices=("on", "off", "auto"), default="on",
+                   help="valid inequalities: on (default; what the committed results used), off, or auto = the "
+                        "engine's default (BuildOptions(valid_inequalities=None))")
     r.add_argument("--results", type=Path, default=None, help="results folder (default benchmarks/results)")
     r.add_argument("--stop-at", default=None, help="HH:MM (UTC): start no new instance after this time")
     r.add_argument("--quiet", action="store_true")
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         rows = runner.run_suite(a.suite, time_limit=a.time_limit, long_limit=a.long_limit, resume=a.resume,
                                 only=only, ref="none" if a.ref == "none" else ("build" if a.ref == "build" else a.ref),
-                                mip_gap=a.mip_gap, results=a.results, quiet=a.quiet, stop_at=_stop(a.stop_at))
+                                mip_gap=a.mip_gap, results=a.results, quiet=a.quiet, stop_at=_stop(a.stop_at),
+                                vi={"on": True, "off": False, "auto": None}[a.vi])
         bad = [r for r in rows if r.get("matches") is False]
         return 1 if bad else 0
     if a.cmd == "summary":

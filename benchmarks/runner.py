@@ -96,14 +96,19 @@ def worker_ours(path: str, time_limit: float, mip_gap: float, interface: str = "
     return out
 
 
-def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_inequalities: bool = True,
+def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_inequalities: bool | None = True,
                mps: bool = True) -> dict[str, Any]:
     import optimizer
+    from models import BuildOptions
     from optimizer.prepare import prepare
 
     from .reference import build_highs, read_mps, run_highs, write_mps
 
     data = prepare(optimizer.load(path))  # not timed: the engine's load/validate/prepare are its own columns
+    if valid_inequalities is None:  # the engine's default (size-dependent since 2026-11-23)
+        bo = BuildOptions()
+        valid_inequalities = (bo.use_valid_inequalities(data.n_flows) if hasattr(bo, "use_valid_inequalities")
+                              else bool(bo.valid_inequalities))
     ref = build_highs(data, valid_inequalities=valid_inequalities)
     out: dict[str, Any] = {"ref_build": ref.seconds, "ref_variables": ref.sizes["variables"],
                            "ref_rows": ref.sizes["rows"], "ref_nonzeros": ref.sizes["nonzeros"],
@@ -310,7 +315,7 @@ def append_row(path: Path, row: dict[str, Any], columns: Sequence[str] = COLUMNS
 
 
 def run_one(spec: S.Spec, time_limit: float, mip_gap: float = MIP_GAP, ref: str = "auto",
-            log: Path | None = None, on_phase: Any = None) -> dict[str, Any]:
+            log: Path | None = None, on_phase: Any = None, vi: bool | None = True) -> dict[str, Any]:
     """Make the instance, run ours then the reference; the finished CSV row."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     log = log or (S.WORK / "logs" / f"{spec.suite}.log")
@@ -324,20 +329,20 @@ def run_one(spec: S.Spec, time_limit: float, mip_gap: float = MIP_GAP, ref: str 
                 "error": f"making the instance failed: {type(exc).__name__}: {exc}"[:500], "started_utc": started}
     timeout = 2 * time_limit + 1200
     ours = spawn("ours", log, timeout, on_tick=(lambda e: on_phase("ours", e)) if on_phase else None,
-                 path=str(path), time_limit=time_limit, mip_gap=mip_gap)
+                 path=str(path), time_limit=time_limit, mip_gap=mip_gap, valid_inequalities=vi)
     r: dict[str, Any] = {}
     if ref != "none":
         th = _f(ours.get("time_highs"))
         solve = ref == "solve" or (ref == "auto" and th is not None and th <= REF_SOLVE_MAX)
         r = spawn("ref", log, timeout, on_tick=(lambda e: on_phase("ref", e)) if on_phase else None,
-                  path=str(path), time_limit=time_limit, mip_gap=mip_gap, solve=solve)
+                  path=str(path), time_limit=time_limit, mip_gap=mip_gap, solve=solve, valid_inequalities=vi)
     return make_row(spec.name, spec.suite, path, ours, r, time_limit, mip_gap, started)
 
 
 def run_suite(name: str, *, time_limit: float | None = None, long_limit: float | None = None, resume: bool = True,
               only: Iterable[str] | None = None, ref: str = "auto", mip_gap: float = MIP_GAP,
               results: Path | None = None, quiet: bool = False, stop_at: float | None = None,
-              jobs: int = 1) -> list[dict[str, Any]]:
+              jobs: int = 1, vi: bool | None = True) -> list[dict[str, Any]]:
     """Run suite ``name``; rows are appended to ``results/NAME.csv``.
 
     ``time_limit`` overrides every instance's limit; otherwise ``SHORT_LIMIT`` or, for the large
@@ -385,7 +390,7 @@ def run_suite(name: str, *, time_limit: float | None = None, long_limit: float |
             def phase(p: str, el: float, _n: str = spec.name, _tl: float = tl) -> None:
                 prog.update(task, phase=f"{_n}: {p} {el:5.0f} s (limit {_tl:g} s)")
 
-            row = run_one(spec, tl, mip_gap, ref, on_phase=phase)
+            row = run_one(spec, tl, mip_gap, ref, on_phase=phase, vi=vi)
             with lock:
                 append_row(csv_path, row)
                 rows.append(row)
