@@ -3,8 +3,8 @@
     python -m benchmarks.batch_speedup [--jobs 20] [--repeat 2] [--out benchmarks/results/batch_speedup.md]
 
 The jobs are a sweep over ``solver.seed`` on one generated instance (``optimizer.generate``,
-25 plants x 6 models x 30 markets, seed 3), each solved with one HiGHS thread (the batch
-default), so every job does the same work. Wall-clock time is measured around
+35 plants x 7 models x 40 markets, seed 3: about 2 s per job), each solved with one HiGHS
+thread (the batch default), so every job does about the same work. Wall-clock time is measured around
 ``optimizer.batch.run_batch`` into a fresh folder, so it includes starting the pool
 (spawned worker processes, import and warm-up), reading the instance, every job and
 writing results and index. Runs alternate 1 and 2 workers; the best time of each is
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=2, help="runs per worker count")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--size", default="25,6,30", help="plants,models,markets of the generated instance")
+    ap.add_argument("--size", default="35,7,40", help="plants,models,markets of the generated instance")
     args = ap.parse_args(argv)
 
     from optimizer.batch import run_batch
