@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--results", type=Path, default=None)
 
     i = sub.add_parser("interfaces", help='build + transfer with interface="direct" vs "pyomo"')
-    i.add_argument("--flows", type=int, default=400_000)
+    i.add_argument("--flows", type=int, default=400_000, help="the scale-suite instance nearest this size")
+    i.add_argument("--instance", default=None, metavar="SUITE/NAME",
+                   help="any suite's instance instead (results go to interfaces_NAME.md)")
     i.add_argument("--results", type=Path, default=None)
 
     v = sub.add_parser("vi", help="valid inequalities on/off on a few instances")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(runner.summary(a.results))
         return 0
     if a.cmd == "interfaces":
-        print(runner.run_interfaces(a.flows, results=a.results))
+        print(runner.run_interfaces(a.flows, results=a.results, instance=a.instance))
         return 0
     if a.cmd == "vi":
         print(runner.run_vi(a.time_limit, a.results, resume=not a.fresh, stop_at=_stop(a.stop_at)))

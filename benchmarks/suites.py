@@ -25,7 +25,7 @@ SHORT_LIMIT = 120.0
 LONG_LIMIT = 600.0
 """Default time limit of the large instances (capa/capb/capc, Holmberg p56-p71, pmed with n >= 500)."""
 
-SUITES = ("smoke", "orlib", "holmberg", "pmed", "scale")
+SUITES = ("smoke", "orlib", "holmberg", "pmed", "scale", "random")
 
 # scale series: (target flows, plants, models, markets); seed 1, generator defaults otherwise
 SCALE_SIZES: tuple[tuple[int, int, int, int], ...] = (
@@ -38,6 +38,16 @@ SCALE_SIZES: tuple[tuple[int, int, int, int], ...] = (
 )
 SCALE_SEED = 1
 
+# random CFLP (Cornuejols, Sridharan & Thizy 1991 generator): (name, facilities, customers, capacity ratio, seed)
+RANDOM_CFLP: tuple[tuple[str, int, int, float, int], ...] = (
+    ("cflp_100x1000_s1", 100, 1000, 5.0, 1),
+    ("cflp_100x1000_s2", 100, 1000, 5.0, 2),
+    ("cflp_100x1000_s3", 100, 1000, 5.0, 3),
+    ("cflp_400x1000", 400, 1000, 5.0, 1),
+)
+RANDOM_LIMIT = 60.0
+"""Time limit of the random suite: the issue's yardstick is HiGHS's gap after 60 s on 100 x 1000."""
+
 
 @dataclass
 class Spec:
@@ -49,8 +59,12 @@ class Spec:
     """Writes the instance folder into the given folder (which does not exist yet)."""
     large: bool = False
     target_flows: int | None = None
+    limit: float | None = None
+    """This instance's own time limit (overrides the short/long default)."""
 
     def time_limit(self, short: float = SHORT_LIMIT, long: float = LONG_LIMIT) -> float:
+        if self.limit is not None:
+            return self.limit
         return long if self.large else short
 
     def path(self, work: Path = WORK) -> Path:
@@ -143,6 +157,63 @@ def scale() -> list[Spec]:
             for t, p, v, m in SCALE_SIZES]
 
 
+def write_random_cflp(path: Path, m: int, n: int, ratio: float, seed: int) -> Path:
+    """Write a random capacitated facility-location instance in OR-Library ``cap`` format.
+
+    The generator of Cornuejols, Sridharan & Thizy (EJOR 50, 1991), as used for the
+    random CFLP benchmarks in the literature: facilities and customers uniform in the
+    unit square; demand d_j ~ U[5, 35]; capacity s_i ~ U[10, 160], then scaled so that
+    sum_i s_i = ratio * sum_j d_j; fixed cost f_i = U[0, 90] + U[100, 110] * sqrt(s_i)
+    (drawn before scaling); cost of serving all of j from i: c_ij = 10 * d_j * ||i - j||.
+    Deterministic per seed (numpy PCG64).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    fac = rng.uniform(0.0, 1.0, (m, 2))
+    cus = rng.uniform(0.0, 1.0, (n, 2))
+    d = rng.uniform(5.0, 35.0, n)
+    s = rng.uniform(10.0, 160.0, m)
+    f = rng.uniform(0.0, 90.0, m) + rng.uniform(100.0, 110.0, m) * np.sqrt(s)
+    s = s * ratio * d.sum() / s.sum()
+    c = 10.0 * d[None, :] * np.linalg.norm(fac[:, None, :] - cus[None, :, :], axis=2)  # (m, n)
+    lines = [f"{m} {n}"]
+    lines += [f"{si:.4f} {fi:.4f}" for si, fi in zip(s, f)]
+    for j in range(n):
+        lines.append(f"{d[j]:.4f}")
+        lines.append(" ".join(f"{x:.4f}" for x in c[:, j]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _random_cflp(name: str, m: int, n: int, ratio: float, seed: int) -> Callable[[Path], Path]:
+    def make(dest: Path) -> Path:
+        src = dest.parent / f".{name}.src{os.getpid()}" / f"{name}.txt"
+        write_random_cflp(src, m, n, ratio, seed)
+        try:
+            _converted("orlib-cap", src, name)(dest)
+        finally:
+            shutil.rmtree(src.parent, ignore_errors=True)
+        import yaml
+
+        f = dest / "instance.yaml"
+        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+        doc["description"] = (f"Random CFLP, Cornuejols-Sridharan-Thizy generator ({m} facilities x {n} customers, "
+                              f"capacity ratio {ratio:g}, seed {seed}); written in OR-Library cap format by "
+                              f"benchmarks.suites.write_random_cflp and converted; no published optimum")
+        doc["metadata"].update(generator="cornuejols1991", capacity_ratio=ratio, seed=seed)
+        f.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return dest
+    return make
+
+
+def random_cflp() -> list[Spec]:
+    """Random CFLP instances (no published optimum): the issue's 100 x 1000 yardstick and a 400k-flow one."""
+    return [Spec(name, "random", _random_cflp(name, m, n, r, seed), limit=RANDOM_LIMIT)
+            for name, m, n, r, seed in RANDOM_CFLP]
+
+
 def smoke() -> list[Spec]:
     def tiny(dest: Path) -> Path:
         shutil.copytree(ROOT / "instances" / "tiny", dest)
@@ -158,7 +229,8 @@ def smoke() -> list[Spec]:
 
 def suite(name: str) -> list[Spec]:
     """The instances of a suite, cheap first."""
-    table = {"smoke": smoke, "orlib": orlib, "holmberg": holmberg, "pmed": pmed, "scale": scale}
+    table = {"smoke": smoke, "orlib": orlib, "holmberg": holmberg, "pmed": pmed, "scale": scale,
+             "random": random_cflp}
     if name not in table:
         raise ValueError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}")
     return table[name]()

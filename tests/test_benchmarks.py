@@ -74,3 +74,51 @@ def test_reference_model_equals_engine(work, name):
 def test_worker_records_a_crash(work):
     out = runner.spawn("ours", work / "log.txt", 60, path=str(work / "does-not-exist"), time_limit=1, mip_gap=0)
     assert out["error"] and out["peak_mem_mb"] > 0
+
+
+def test_random_cflp_writer_is_deterministic_and_solves_to_brute_force(tmp_path):
+    """The random CFLP (Cornuejols et al. generator) written in OR-Library format: same bytes per
+    seed, capacities scaled to the ratio, and the engine's optimum on a 4 x 7 instance equals an
+    enumeration of the open sets with a transportation LP (scipy.linprog) for each."""
+    import itertools
+
+    import numpy as np
+    from scipy.optimize import linprog
+
+    import optimizer
+    from optimizer.convert import convert, parse_orlib_cap
+
+    a = S.write_random_cflp(tmp_path / "a" / "r.txt", 4, 7, 2.0, 5)
+    b = S.write_random_cflp(tmp_path / "b" / "r.txt", 4, 7, 2.0, 5)
+    c = S.write_random_cflp(tmp_path / "c" / "r.txt", 4, 7, 2.0, 6)
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    d = parse_orlib_cap(a)
+    assert (d["m"], d["n"]) == (4, 7)
+    assert d["capacity"].sum() == pytest.approx(2.0 * d["demand"].sum(), rel=1e-5)
+    assert ((d["demand"] >= 5) & (d["demand"] <= 35)).all()
+
+    best = np.inf
+    m, n = d["m"], d["n"]
+    for k in range(1, m + 1):
+        for open_ in itertools.combinations(range(m), k):
+            o = list(open_)
+            if d["capacity"][o].sum() < d["demand"].sum() - 1e-9:
+                continue
+            # x[i, j] = fraction of j's demand served by open facility i
+            cost = d["cost"][o].ravel()
+            a_eq = np.kron(np.ones(len(o)), np.eye(n))
+            a_ub = np.kron(np.eye(len(o)), d["demand"][None, :])
+            lp = linprog(cost, A_ub=a_ub, b_ub=d["capacity"][o], A_eq=a_eq, b_eq=np.ones(n), bounds=(0, 1),
+                         method="highs")
+            if lp.status == 0:
+                best = min(best, d["fixed_cost"][o].sum() + lp.fun)
+    inst = convert("orlib-cap", a, tmp_path / "inst")
+    res = optimizer.solve(inst, mip_gap=0.0)
+    assert res.status == optimizer.Status.OPTIMAL
+    assert -res.objective == pytest.approx(best, rel=1e-7)
+
+
+def test_random_suite_lists_its_instances():
+    specs = S.suite("random")
+    assert [s.name for s in specs] == [t[0] for t in S.RANDOM_CFLP]
+    assert all(s.time_limit() == S.RANDOM_LIMIT for s in specs)
