@@ -49,7 +49,7 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OptimizerError as exc:
             err.print(f"[bold red]Error[/]: {exc}", markup=True)
             sys.exit(EXIT_NO_SOLUTION)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, click.ClickException):
             raise
         except Exception as exc:
             if os.environ.get("OPTIMIZER_DEBUG"):
@@ -136,16 +136,33 @@ def print_result(res: Any) -> None:
 @click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
 @click.option("--valid-inequalities/--no-valid-inequalities", "vi", default=None,
               help="Force the optional valid inequalities on or off (default: on up to 5,000 flows).")
+@click.option("--scenario", default=None, metavar="NAME",
+              help="Solve this scenario of the instance's scenarios.yaml (or of --scenarios FILE).")
+@click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
+              help="Scenario file to take --scenario from (default: scenarios.yaml next to instance.yaml).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
-          seed: int | None, interface: str, solver_log: bool, vi: bool | None) -> None:
-    """Solve the instance at PATH (folder or instance.yaml)."""
+          seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
+          scenarios_file: Path | None) -> None:
+    """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario."""
     from models import BuildOptions
 
     from .api import solve as _solve
 
-    res = _solve(path, time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed, interface=interface,
-                 log_solver=solver_log, build_options=BuildOptions(valid_inequalities=vi))
+    kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
+                                  interface=interface, log_solver=solver_log)
+    if scenario is None and scenarios_file is not None:
+        raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
+    if scenario is not None:
+        from .scenarios import solve_scenario
+
+        res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file,
+                                build_options=BuildOptions(valid_inequalities=vi), **kwargs)
+        out.print(f"Scenario [bold]{res.scenario}[/]: {len(res.scenario_changes)} change(s)")
+        for c in res.scenario_changes:
+            out.print(f"  - {c}", markup=False)
+    else:
+        res = _solve(path, build_options=BuildOptions(valid_inequalities=vi), **kwargs)
     for w in res.warnings:
         err.print(f"warning: {w}", markup=False)
     print_result(res)

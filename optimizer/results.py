@@ -110,6 +110,10 @@ class Result:
     message: str = ""
     warnings: list[Problem] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
+    scenario: str | None = None
+    """Name of the scenario solved (set by :func:`optimizer.solve_scenario`), ``None`` for a plain solve."""
+    scenario_changes: list[str] = field(default_factory=list)
+    """The scenario's applied changes, in order (human-readable)."""
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def _table(self, name: str) -> pd.DataFrame:
@@ -178,8 +182,11 @@ class Result:
             bd = {r.component: {"annual": None if pd.isna(r.annual) else float(r.annual), "npv": float(r.npv)}
                   for r in self.breakdown.itertuples()}
         rep = self.report
+        scen = {} if self.scenario is None else {"scenario": self.scenario,
+                                                  "scenario_changes": list(self.scenario_changes)}
         return {
             "instance": self.instance,
+            **scen,
             "status": str(self.status),
             "objective": self.objective,
             "bound": self.bound,

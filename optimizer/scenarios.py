@@ -842,11 +842,15 @@ def solve_scenario(
     *,
     scenarios_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    build_options: Any = None,
     **solve_kwargs: Any,
 ) -> tuple[Any, AppliedScenario]:
     """Load (if needed), apply ``scenario`` and solve; return ``(Result, AppliedScenario)``.
 
-    ``solve_kwargs`` go to :func:`optimizer.solve` (time_limit, mip_gap, threads, seed, ...).
+    ``build_options`` (:class:`models.BuildOptions`) go to the model build, ``solve_kwargs`` to
+    :func:`optimizer.solve` (time_limit, mip_gap, threads, seed, ...).  The result carries the
+    scenario's name and change log (``Result.scenario``, ``Result.scenario_changes``; also in
+    ``summary.json``).
     """
     from .api import load, solve
 
@@ -855,8 +859,10 @@ def solve_scenario(
     if isinstance(scenario, str) and scenario != BASE or isinstance(scenario, Scenario) and scenario.extends:
         cat = load_scenarios(inst, scenarios_file)
     applied = apply_scenario(inst, scenario, cat, overrides=overrides)
-    built = build_scenario(applied)
-    return solve(built, **solve_kwargs), applied
+    built = build_scenario(applied, build_options)
+    res = solve(built, **solve_kwargs)
+    res.scenario, res.scenario_changes = applied.name, list(applied.changes)
+    return res, applied
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")

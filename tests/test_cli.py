@@ -103,3 +103,43 @@ def test_valid_inequalities_flag(tmp_path: Path) -> None:
     code, out = run("solve", str(TINY), "--no-valid-inequalities", "--out", str(tmp_path))
     assert code == 0
     assert abs(json.loads((tmp_path / "summary.json").read_text())["objective"] - 2340.0) < 1e-6
+
+
+def test_solve_scenario_equals_a_solve_of_the_hand_edited_instance(tmp_path: Path) -> None:
+    """`solve --scenario mexico_duty_up` (MX->US duty 15 % -> 27.5 %) against the same edit made in the CSV."""
+    import shutil
+
+    import optimizer
+
+    nissan = ROOT / "instances" / "nissan_2026"
+    edited = tmp_path / "edited"
+    shutil.copytree(nissan, edited)
+    tariffs = edited / "tariffs.csv"
+    lines = tariffs.read_text().splitlines(keepends=True)
+    hit = [i for i, line in enumerate(lines) if line.startswith("MX,US,*,0.15,")]
+    assert len(hit) == 1
+    lines[hit[0]] = lines[hit[0]].replace("MX,US,*,0.15,", "MX,US,*,0.275,", 1)
+    tariffs.write_text("".join(lines))
+    by_hand = optimizer.solve(edited, mip_gap=0.0)
+    base = optimizer.solve(nissan, mip_gap=0.0)
+
+    code, out = run("solve", str(nissan), "--scenario", "mexico_duty_up", "--mip-gap", "0", "--out", str(tmp_path / "o"))
+    assert code == 0, out
+    assert "Scenario mexico_duty_up: 1 change(s)" in out and "0.15 -> 0.275" in out
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["scenario"] == "mexico_duty_up" and len(s["scenario_changes"]) == 1
+    assert s["objective"] == pytest.approx(by_hand.objective, rel=1e-9)
+    assert s["objective"] < base.objective - 1e8  # the duty really changed the answer
+    # a plain solve carries no scenario keys
+    code, _ = run("solve", str(TINY), "--out", str(tmp_path / "plain"))
+    assert "scenario" not in json.loads((tmp_path / "plain" / "summary.json").read_text())
+
+
+def test_solve_scenario_input_errors_exit_2(tmp_path: Path) -> None:
+    nissan = str(ROOT / "instances" / "nissan_2026")
+    code, out = run("solve", nissan, "--scenario", "no_such_scenario")
+    assert code == 2 and "unknown scenario 'no_such_scenario'" in out and "Traceback" not in out
+    code, out = run("solve", nissan, "--scenarios", str(tmp_path / "s.yaml"))
+    assert code == 2 and "--scenarios FILE needs --scenario NAME" in out
+    code, out = run("solve", nissan, "--scenario", "trade_war", "--scenarios", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "scenarios file not found" in out
