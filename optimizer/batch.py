@@ -226,16 +226,22 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
         bad("'scenario' must be a name or an inline scenario mapping.", col)
         return None
 
+    def entry_ok(entry: Any, col: str, keys: tuple[str, ...], not_mapping: str) -> bool:
+        """A job/sweep entry is a mapping (else reported, False); its unknown keys are reported."""
+        if not isinstance(entry, Mapping):
+            bad(not_mapping, col)
+            return False
+        for k in entry:
+            if k not in keys:
+                bad(f"unknown key '{k}'.", f"{col}.{k}", f"Use: {', '.join(keys)}.")
+        return True
+
     dflt_settings = settings_of(defaults, "defaults")
     jobs: list[JobDef] = []
     for i, j in enumerate(jobs_raw, 1):
         col = f"jobs[{i}]"
-        if not isinstance(j, Mapping):
-            bad("each job must be a mapping with at least 'instance'.", col)
+        if not entry_ok(j, col, JOB_KEYS, "each job must be a mapping with at least 'instance'."):
             continue
-        for k in j:
-            if k not in JOB_KEYS:
-                bad(f"unknown key '{k}'.", f"{col}.{k}", f"Use: {', '.join(JOB_KEYS)}.")
         inst = instance_of(j.get("instance"), f"{col}.instance")
         sc = scenario_of(j.get("scenario"), f"{col}.scenario")
         if inst is None or sc is None:
@@ -253,12 +259,8 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
                            settings=_deep_merge(dflt_settings, settings_of(j, col)), label=str(j.get("label") or "")))
     for i, sw in enumerate(sweeps_raw, 1):
         col = f"sweeps[{i}]"
-        if not isinstance(sw, Mapping):
-            bad("each sweep must be a mapping.", col)
+        if not entry_ok(sw, col, SWEEP_KEYS, "each sweep must be a mapping."):
             continue
-        for k in sw:
-            if k not in SWEEP_KEYS:
-                bad(f"unknown key '{k}'.", f"{col}.{k}", f"Use: {', '.join(SWEEP_KEYS)}.")
         insts = sw.get("instance")
         insts = insts if isinstance(insts, list) else [insts]
         scens = sw.get("scenario")
