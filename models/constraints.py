@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.prepare import ModelData
 
@@ -31,11 +32,16 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> dict[object, np.ndarray]:
 
 
 def _sum_x(m: pyo.ConcreteModel, idx: np.ndarray) -> pyo.Expression:
-    """sum_{f in idx} x_f (a single flow is returned as the variable itself, which builds faster)."""
-    x = m.x
+    """sum_{f in idx} x_f.
+
+    Built as one ``LinearExpression`` over the flow variables' list (``m.flow_vars``,
+    position f = flow id f), which costs a list of references instead of a chain of
+    Pyomo additions and ``x[f]`` look-ups; a single flow is the variable itself.
+    """
+    xs = m.flow_vars
     if len(idx) == 1:
-        return x[int(idx[0])]
-    return pyo.quicksum(x[i] for i in idx.tolist())
+        return xs[int(idx[0])]
+    return LinearExpression([xs[i] for i in idx.tolist()])
 
 
 def add_plant_capacity_constraints(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from optimizer.prepare import ModelData
 
@@ -88,8 +89,13 @@ def add_plant_variables(m: pyo.ConcreteModel, data: ModelData, options: BuildOpt
 
 
 def add_flow_variables(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
-    """x_f >= 0: vehicles per year on flow f = (p, v, s, m)."""
+    """x_f >= 0: vehicles per year on flow f = (p, v, s, m).
+
+    ``m.flow_vars`` lists the same variables by position (``m.flow_vars[f] is m.x[f]``) for
+    the constraint and objective builders.
+    """
     m.x = pyo.Var(m.F, domain=pyo.NonNegativeReals)
+    m.flow_vars = list(m.x.values())
 
 
 def add_software_variables(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) -> None:
@@ -139,10 +145,13 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData, options: BuildOptions) 
             old = var_coef.get(id(v), (v, 0.0))[1]
             var_coef[id(v)] = (v, old + scale * k)
         constant += scale * c.constant
-    x = m.x
-    expr = pyo.quicksum(float(coef[i]) * x[i] for i in range(data.n_flows) if coef[i] != 0.0)
-    expr = expr + pyo.quicksum((k * v for v, k in var_coef.values() if k != 0.0)) + constant
-    m.npv = pyo.Objective(expr=expr, sense=pyo.maximize)
+    xs = m.flow_vars
+    nz = np.flatnonzero(coef)
+    terms: list = [MonomialTermExpression((c, xs[i])) for c, i in zip(coef[nz].tolist(), nz.tolist())]
+    terms += [MonomialTermExpression((k, v)) for v, k in var_coef.values() if k != 0.0]
+    if constant:
+        terms.append(constant)
+    m.npv = pyo.Objective(expr=LinearExpression(terms), sense=pyo.maximize)
 
 
 Step = Callable[[pyo.ConcreteModel, ModelData, BuildOptions], None]

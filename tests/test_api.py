@@ -81,6 +81,8 @@ def test_flow_index_lookup() -> None:
     assert built.data.flows.loc[f, "duties"] == pytest.approx(9.6)
     with pytest.raises(KeyError):
         built.flow_index("B", "V", "default", "XX")
+    m = built.model
+    assert len(m.flow_vars) == len(m.F) and all(m.flow_vars[i] is m.x[i] for i in m.F)
 
 
 def test_mip_start_from_plan_and_from_result() -> None:
