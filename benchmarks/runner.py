@@ -496,7 +496,8 @@ def run_interfaces(flows: int = 400_000, time_limit: float = 1.0, results: Path 
 
 
 VI_INSTANCES = (("orlib", "cap101"), ("orlib", "cap131"), ("holmberg", "p25"), ("holmberg", "p45"),
-                ("holmberg", "p56"), ("scale", "gen_10k"), ("scale", "gen_100k"))
+                ("holmberg", "p56"), ("scale", "gen_10k"), ("scale", "gen_100k"), ("orlib", "capa_14000"),
+                ("random", "cflp_100x1000_s1"))
 VI_COLUMNS = ["instance", "suite", "valid_inequalities", "status", "objective", "bound", "gap", "nodes",
               "variables", "rows", "nonzeros", "time_build", "time_transfer", "time_highs", "time_total",
               "peak_mem_mb", "time_limit", "error"]
