@@ -122,3 +122,16 @@ def test_random_suite_lists_its_instances():
     specs = S.suite("random")
     assert [s.name for s in specs] == [t[0] for t in S.RANDOM_CFLP]
     assert all(s.time_limit() == S.RANDOM_LIMIT for s in specs)
+
+
+def test_summary_sets_the_yardsticks_beside_our_rows(tmp_path):
+    res = tmp_path / "results"
+    runner.append_row(res / "orlib.csv", dict(instance="capc_7250", suite="orlib", status="optimal", gap=0.0,
+                                              matches=True, time_highs=257.9, time_total=265.3, time_limit=600))
+    runner.append_row(res / "random.csv", dict(instance="cflp_100x1000_s1", suite="random", status="feasible",
+                                               gap=0.0123, time_highs=60.1, time_total=66.0, time_limit=60))
+    text = runner.summary(res)
+    part = text[text.index("## Against the yardsticks"):]
+    assert "capc_7250: optimal in HiGHS 258 s (total 265 s, limit 600 s), matches the published optimum" in part
+    assert "capb_8000: not run" in part
+    assert "cflp_100x1000_s1: feasible in HiGHS 60 s (total 66 s, limit 60 s), gap 1.23%" in part
