@@ -202,7 +202,8 @@ def _random_cflp(name: str, m: int, n: int, ratio: float, seed: int) -> Callable
         doc["description"] = (f"Random CFLP, Cornuejols-Sridharan-Thizy generator ({m} facilities x {n} customers, "
                               f"capacity ratio {ratio:g}, seed {seed}); written in OR-Library cap format by "
                               f"benchmarks.suites.write_random_cflp and converted; no published optimum")
-        doc["metadata"].update(generator="cornuejols1991", capacity_ratio=ratio, seed=seed)
+        # a cost-minimisation set like the OR-Library ones: results are reported as the minimum cost
+        doc["metadata"].update(optimum_sense="min_cost", generator="cornuejols1991", capacity_ratio=ratio, seed=seed)
         f.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
         return dest
     return make

@@ -118,10 +118,12 @@ def test_random_cflp_writer_is_deterministic_and_solves_to_brute_force(tmp_path)
     assert -res.objective == pytest.approx(best, rel=1e-7)
 
 
-def test_random_suite_lists_its_instances():
+def test_random_suite_lists_its_instances(work):
     specs = S.suite("random")
     assert [s.name for s in specs] == [t[0] for t in S.RANDOM_CFLP]
     assert all(s.time_limit() == S.RANDOM_LIMIT for s in specs)
+    meta = runner._meta(specs[0].path())  # made in the temporary work folder
+    assert meta["optimum_sense"] == "min_cost" and meta["flows"] == 100_000 and meta["seed"] == 1
 
 
 def test_summary_sets_the_yardsticks_beside_our_rows(tmp_path):
