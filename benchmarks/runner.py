@@ -105,10 +105,8 @@ def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_
     from .reference import build_highs, read_mps, run_highs, write_mps
 
     data = prepare(optimizer.load(path))  # not timed: the engine's load/validate/prepare are its own columns
-    if valid_inequalities is None:  # the engine's default (size-dependent since 2026-11-23)
-        bo = BuildOptions()
-        valid_inequalities = (bo.use_valid_inequalities(data.n_flows) if hasattr(bo, "use_valid_inequalities")
-                              else bool(bo.valid_inequalities))
+    # the same rule as the engine's build (None = its size-dependent default)
+    valid_inequalities = BuildOptions(valid_inequalities=valid_inequalities).use_valid_inequalities(data.n_flows)
     ref = build_highs(data, valid_inequalities=valid_inequalities)
     out: dict[str, Any] = {"ref_build": ref.seconds, "ref_variables": ref.sizes["variables"],
                            "ref_rows": ref.sizes["rows"], "ref_nonzeros": ref.sizes["nonzeros"],

@@ -151,18 +151,18 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
 
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
                                   interface=interface, log_solver=solver_log)
+    build_options = BuildOptions(valid_inequalities=vi)
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
     if scenario is not None:
         from .scenarios import solve_scenario
 
-        res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file,
-                                build_options=BuildOptions(valid_inequalities=vi), **kwargs)
+        res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file, build_options=build_options, **kwargs)
         out.print(f"Scenario [bold]{res.scenario}[/]: {len(res.scenario_changes)} change(s)")
         for c in res.scenario_changes:
             out.print(f"  - {c}", markup=False)
     else:
-        res = _solve(path, build_options=BuildOptions(valid_inequalities=vi), **kwargs)
+        res = _solve(path, build_options=build_options, **kwargs)
     for w in res.warnings:
         err.print(f"warning: {w}", markup=False)
     print_result(res)
