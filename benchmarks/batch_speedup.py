@@ -2,10 +2,10 @@
 
     python -m benchmarks.batch_speedup [--jobs 20] [--repeat 2] [--out benchmarks/results/batch_speedup.md]
 
-The jobs are a sweep over ``solver.seed`` on one generated instance (``optimizer.generate``,
+The jobs are a sweep over ``solver.seed`` on one generated instance (``optimizer.bench.generate``,
 35 plants x 7 models x 40 markets, seed 3: about 2 s per job), each solved with one HiGHS
 thread (the batch default), so every job does about the same work. Wall-clock time is measured around
-``optimizer.batch.run_batch`` into a fresh folder, so it includes starting the pool
+``optimizer.run_batch`` into a fresh folder, so it includes starting the pool
 (spawned worker processes, import and warm-up), reading the instance, every job and
 writing results and index. Runs alternate 1 and 2 workers; the best time of each is
 reported (the machine is shared, the minimum is the least disturbed), next to every
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="35,7,40", help="plants,models,markets of the generated instance")
     args = ap.parse_args(argv)
 
-    from optimizer.batch import run_batch
-    from optimizer.generate import generate
+    from optimizer.studies.batch import run_batch
+    from optimizer.bench.generate import generate
 
     work = Path(tempfile.mkdtemp(prefix="batch-speedup-"))
     try:

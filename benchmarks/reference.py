@@ -1,6 +1,6 @@
 """The reference ("the limit"): the same MIP built directly with vectorised highspy calls.
 
-:func:`build_highs` turns the engine's prepared data (``optimizer.prepare.prepare``)
+:func:`build_highs` turns the engine's prepared data (``optimizer.data.prepare.prepare``)
 into a populated ``highspy.Highs`` object with a handful of numpy operations and
 four highspy calls (``addVars``, ``changeColsCost``, ``changeColsIntegrality``,
 ``addRows``), no modelling layer.  It mirrors ``models/network_design.py`` and
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.prepare import ModelData
+from optimizer.data.prepare import ModelData
 
 
 @dataclass

@@ -78,7 +78,7 @@ def _meta(path: Path) -> dict[str, Any]:
 def worker_ours(path: str, time_limit: float, mip_gap: float, interface: str = "direct",
                 valid_inequalities: bool = True) -> dict[str, Any]:
     import optimizer
-    from models import BuildOptions
+    from optimizer.models import BuildOptions
 
     res = optimizer.solve(path, time_limit=time_limit, mip_gap=mip_gap, interface=interface,
                           build_options=BuildOptions(valid_inequalities=valid_inequalities))
@@ -99,8 +99,8 @@ def worker_ours(path: str, time_limit: float, mip_gap: float, interface: str = "
 def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_inequalities: bool | None = True,
                mps: bool = True) -> dict[str, Any]:
     import optimizer
-    from models import BuildOptions
-    from optimizer.prepare import prepare
+    from optimizer.models import BuildOptions
+    from optimizer.data.prepare import prepare
 
     from .reference import build_highs, read_mps, run_highs, write_mps
 

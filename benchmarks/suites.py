@@ -1,6 +1,6 @@
 """The benchmark suites: which instances, how each is made, and its time limit.
 
-Instances are converted (``optimizer.convert``) or generated (``optimizer.generate``)
+Instances are converted (``optimizer.bench.convert``) or generated (``optimizer.bench.generate``)
 on first use into the work directory (``benchmarks/work/instances/<suite>/<name>``,
 git-ignored) and reused afterwards.  A folder is written under a temporary name
 and renamed, so an interrupted conversion never leaves a half-written instance.
@@ -86,7 +86,7 @@ class Spec:
 
 def _converted(kind: str, src: Path, name: str, capacity: float | None = None) -> Callable[[Path], Path]:
     def make(dest: Path) -> Path:
-        from optimizer.convert import convert
+        from optimizer.bench.convert import convert
 
         staging = dest.parent / (dest.name + ".stage")
         if staging.exists():
@@ -101,7 +101,7 @@ def _converted(kind: str, src: Path, name: str, capacity: float | None = None) -
 def _generated(plants: int, models: int, markets: int, seed: int, target: int | None = None,
                **options) -> Callable[[Path], Path]:
     def make(dest: Path) -> Path:
-        from optimizer.generate import generate
+        from optimizer.bench.generate import generate
 
         return generate(dest, plants, models, markets, seed, target_flows=target, **options)
     return make

@@ -1,4 +1,4 @@
-"""Pyomo formulations of the engine.  ``build_model`` is the entry point."""
+"""The formulation (installed as ``optimizer.models``).  ``build_model`` is the entry point."""
 
 from .network_design import BuildOptions, CostComponent, build_model
 

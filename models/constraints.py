@@ -14,7 +14,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from optimizer.prepare import ModelData
+from ..data.prepare import ModelData
 
 if TYPE_CHECKING:
     from .network_design import BuildOptions

@@ -21,7 +21,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
-from optimizer.prepare import ModelData
+from ..data.prepare import ModelData
 
 from . import constraints as cons
 

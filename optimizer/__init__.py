@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from models import BuildOptions
+from .models import BuildOptions
 
 from .api import BuiltModel, build, load, solve
-from .batch import read_index, run_batch
-from .compare import compare
-from .explain import explain
-from .exceptions import (
+from .studies.batch import read_index, run_batch
+from .studies.compare import compare
+from .studies.explain import explain
+from .errors import (
     InstanceError,
     InstanceLoadError,
     InstanceValidationError,
@@ -30,10 +30,10 @@ from .exceptions import (
     SolveError,
     SolverUnavailableError,
 )
-from .instance import Instance
-from .results import Result
-from .scenarios import apply_scenario, load_scenarios, solve_scenario
-from .solve import SolveOptions, SolveReport, Status, Termination
+from .data.instance import Instance
+from .results.tables import Result
+from .studies.scenarios import apply_scenario, load_scenarios, solve_scenario
+from .solver.highs import SolveOptions, SolveReport, Status, Termination
 
 try:
     __version__ = version("optimizer")

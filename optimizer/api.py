@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 
-from models import BuildOptions, build_model
+from .models import BuildOptions, build_model
 
-from .exceptions import Problem
-from .instance import Instance
-from .instance import load as _load
-from .prepare import ModelData, prepare
-from .results import Result, extract_tables
-from .solve import SolveOptions, SolveReport, Status, solve_model
-from .validate import validate
+from .errors import Problem
+from .data.instance import Instance
+from .data.instance import load as _load
+from .data.prepare import ModelData, prepare
+from .results.tables import Result, extract_tables
+from .solver.highs import SolveOptions, SolveReport, Status, solve_model
+from .data.validate import validate
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer.solve import HIGHS_STATUS_MAP, Status, Termination, derive_status
+from optimizer.solver.highs import HIGHS_STATUS_MAP, Status, Termination, derive_status
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
 KEEP_B, KEEP_A = 2340.0, 0.0
@@ -156,7 +156,7 @@ def test_thread_count_can_change_between_solves(interface: str) -> None:
 
 
 def test_valid_inequalities_auto_rule() -> None:
-    from models.network_design import VI_AUTO_MAX_FLOWS
+    from optimizer.models.network_design import VI_AUTO_MAX_FLOWS
 
     auto = optimizer.BuildOptions()
     assert auto.use_valid_inequalities(VI_AUTO_MAX_FLOWS) and not auto.use_valid_inequalities(VI_AUTO_MAX_FLOWS + 1)

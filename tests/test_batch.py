@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 import optimizer
-from optimizer.batch import INDEX_COLUMNS, _commit, read_spec, run_batch
-from optimizer.exceptions import InstanceValidationError
+from optimizer.studies.batch import INDEX_COLUMNS, _commit, read_spec, run_batch
+from optimizer.errors import InstanceValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
-CLI = [sys.executable, "-c", "import optimizer.cli_batch; from optimizer.cli import main; main()"]
+CLI = [sys.executable, "-c", "from optimizer.cli import main; main()"]
 
 
 def tiny_copy(tmp: Path) -> Path:
@@ -195,7 +195,7 @@ def test_a_second_batch_on_the_same_folder_is_refused(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def gen_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated instance whose solve takes about a second with one thread."""
-    from optimizer.generate import generate
+    from optimizer.bench.generate import generate
 
     d = tmp_path_factory.mktemp("batchgen") / "gen"
     generate(d, plants=25, models=6, markets=30, seed=1)

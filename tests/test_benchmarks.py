@@ -56,7 +56,7 @@ def test_smoke_suite_runs_and_matches(work):
 @pytest.mark.parametrize("name", ["tiny", "cap41", "p1"])
 def test_reference_model_equals_engine(work, name):
     import optimizer
-    from optimizer.prepare import prepare
+    from optimizer.data.prepare import prepare
 
     from benchmarks.reference import build_highs, run_highs
 
@@ -86,7 +86,7 @@ def test_random_cflp_writer_is_deterministic_and_solves_to_brute_force(tmp_path)
     from scipy.optimize import linprog
 
     import optimizer
-    from optimizer.convert import convert, parse_orlib_cap
+    from optimizer.bench.convert import convert, parse_orlib_cap
 
     a = S.write_random_cflp(tmp_path / "a" / "r.txt", 4, 7, 2.0, 5)
     b = S.write_random_cflp(tmp_path / "b" / "r.txt", 4, 7, 2.0, 5)

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.batch import run_batch
-from optimizer.compare import compare
+from optimizer.studies.batch import run_batch
+from optimizer.studies.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
-CLI = [sys.executable, "-c", "import optimizer.cli_batch; from optimizer.cli import main; main()"]
+CLI = [sys.executable, "-c", "from optimizer.cli import main; main()"]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_baseline_by_job_id_and_unknown_baseline(batch_dir: Path, tmp_path: Path
 
 
 def test_software_added_and_sweep_baselines(tmp_path: Path) -> None:
-    from optimizer.generate import generate
+    from optimizer.bench.generate import generate
 
     d = tmp_path / "gen"
     generate(d, plants=8, models=3, markets=10, seed=1)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.convert import ConversionError, convert, convert_all, parse_holmberg, parse_orlib_cap, parse_pmed
+from optimizer.bench.convert import ConversionError, convert, convert_all, parse_holmberg, parse_orlib_cap, parse_pmed
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchdata"
 CAP = BENCH / "orlib-cap"

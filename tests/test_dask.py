@@ -18,10 +18,10 @@ import yaml
 
 pytest.importorskip("distributed")
 
-from optimizer.batch import run_batch
+from optimizer.studies.batch import run_batch
 
 BIN = Path(sys.executable).parent
-CLI = [sys.executable, "-c", "import optimizer.cli_batch; from optimizer.cli import main; main()"]
+CLI = [sys.executable, "-c", "from optimizer.cli import main; main()"]
 RATES = [0.0, 0.04, 0.08, 0.12, 0.16]
 SEEDS = [0, 1, 2, 3]
 
@@ -103,7 +103,7 @@ class _quiet:
 
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from optimizer.generate import generate
+    from optimizer.bench.generate import generate
 
     d = tmp_path_factory.mktemp("dask") / "gen"
     generate(d, plants=20, models=5, markets=25, seed=3)  # about 1 s per solve

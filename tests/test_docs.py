@@ -17,7 +17,7 @@ def test_instance_format_doc_is_generated_from_schema() -> None:
 
 
 def test_every_schema_column_is_documented() -> None:
-    from optimizer.schema import TABLES
+    from optimizer.data.schema import TABLES
 
     doc = (ROOT / "docs" / "instance-format.md").read_text()
     for spec in TABLES.values():

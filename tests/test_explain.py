@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 import optimizer
-from optimizer.explain import explain
+from optimizer.studies.explain import explain
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
 NISSAN = ROOT / "instances" / "nissan_2026"
-CLI = [sys.executable, "-c", "import optimizer.cli_batch; from optimizer.cli import main; main()"]
+CLI = [sys.executable, "-c", "from optimizer.cli import main; main()"]
 
 
 def with_status(inst: optimizer.Instance, plant: str, status: str) -> optimizer.Instance:
@@ -70,7 +70,7 @@ def test_tiny_plant_regrets(tmp_path: Path) -> None:
 
 
 def test_generated_instance_plants_and_software(tmp_path: Path) -> None:
-    from optimizer.generate import generate
+    from optimizer.bench.generate import generate
 
     d = tmp_path / "gen"
     generate(d, plants=8, models=3, markets=10, seed=1)

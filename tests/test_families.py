@@ -617,10 +617,10 @@ def test_every_spec_family_has_a_test():
 
 
 def test_every_engine_build_step_is_covered():
-    import models.network_design as nd
+    import optimizer.models.network_design as nd
     steps = getattr(nd, "STEPS", None)
     if steps is None:
-        pytest.skip("models.network_design.STEPS not found: the engine has no build-step registry")
+        pytest.skip("optimizer.models.network_design.STEPS not found: the engine has no build-step registry")
     uncovered = [s.__name__ for s in steps if STEP_FAMILIES.get(s.__name__) not in FAMILY_TESTS]
     assert not uncovered, (
         f"build steps with no family test: {uncovered}; add a tiny hand-computed test to "

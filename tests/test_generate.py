@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.generate import density_for_flows, estimate_flows, generate
+from optimizer.bench.generate import density_for_flows, estimate_flows, generate
 
 TABLES = ("plants", "models", "production", "software", "markets", "demand", "freight", "tariffs",
           "export_channels")
@@ -186,7 +186,7 @@ def test_engine_loads_and_counts_the_same_flows(mid):
     inst = optimizer.load(mid)
     assert inst is not None
     try:
-        from optimizer.prepare import prepare
+        from optimizer.data.prepare import prepare
     except ImportError:  # pragma: no cover - engine internals moved
         pytest.skip("optimizer.prepare not available")
     assert prepare(inst).n_flows == doc(mid)["metadata"]["flows"]

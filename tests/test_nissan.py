@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer.verify import verify
+from optimizer.results.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 NISSAN = ROOT / "instances" / "nissan_2026"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 import optimizer
-from optimizer.exceptions import InstanceValidationError
-from optimizer.scenarios import (
+from optimizer.errors import InstanceValidationError
+from optimizer.studies.scenarios import (
     apply_scenario,
     build_scenario,
     load_scenarios,
@@ -31,7 +31,7 @@ def tiny() -> optimizer.Instance:
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory: pytest.TempPathFactory) -> optimizer.Instance:
-    from optimizer.generate import generate
+    from optimizer.bench.generate import generate
 
     d = tmp_path_factory.mktemp("gen") / "g"
     generate(d, plants=8, models=3, markets=10, seed=1)

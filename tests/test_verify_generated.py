@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer.generate import generate
-from optimizer.verify import verify
+from optimizer.bench.generate import generate
+from optimizer.results.verify import verify
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

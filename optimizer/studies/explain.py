@@ -31,8 +31,8 @@ from typing import Any
 import pandas as pd
 
 from .batch import JobDef, run_batch
-from .exceptions import NoSolutionError
-from .instance import Instance
+from ..errors import NoSolutionError
+from ..data.instance import Instance
 from .scenarios import BASE, apply_scenario, load_scenarios
 
 __all__ = ["Explanation", "explain"]
@@ -96,7 +96,7 @@ def explain(
     and resumable) or in a temporary folder. ``workers``/``scheduler`` as in
     :func:`optimizer.run_batch`; ``time_limit``/``mip_gap`` apply to every solve.
     """
-    from .api import build, load
+    from ..api import build, load
 
     folder = Path(source)
     if folder.suffix in {".yaml", ".yml"}:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .exceptions import InstanceValidationError, Problem
+from ..errors import InstanceValidationError, Problem
 from .instance import Instance
 
 IMPLICIT_STACK = "default"

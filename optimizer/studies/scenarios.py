@@ -70,10 +70,10 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from .exceptions import InstanceError, InstanceValidationError, Problem
-from .instance import Instance, from_dict, read_yaml
-from .schema import TABLES, Settings
-from .validate import validate
+from ..errors import InstanceError, InstanceValidationError, Problem
+from ..data.instance import Instance, from_dict, read_yaml
+from ..data.schema import TABLES, Settings
+from ..data.validate import validate
 
 __all__ = [
     "BASE",
@@ -316,7 +316,7 @@ def load_scenarios(source: Instance | str | Path, file: str | Path | None = None
 
 
 def _load_instance(path: str | Path) -> Instance:
-    from .api import load
+    from ..api import load
 
     return load(path)
 
@@ -822,7 +822,7 @@ def _rewrap(problems: Sequence[Problem], ctx: _Ctx, chain: Sequence[Scenario], n
 
 def build_scenario(applied: AppliedScenario, options: Any = None) -> Any:
     """Build the Pyomo model of an applied scenario, fixing its ``fix_software`` decisions."""
-    from .api import build
+    from ..api import build
 
     built = build(applied.instance, options)
     m = built.model
@@ -852,7 +852,7 @@ def solve_scenario(
     scenario's name and change log (``Result.scenario``, ``Result.scenario_changes``; also in
     ``summary.json``).
     """
-    from .api import load, solve
+    from ..api import load, solve
 
     inst = source if isinstance(source, Instance) else load(source)
     cat = None

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pyomo.environ as pyo
 
-from .exceptions import SolveError, SolverUnavailableError
+from ..errors import SolveError, SolverUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from .exceptions import InstanceValidationError, Problem
+from ..errors import InstanceValidationError, Problem
 from .instance import Instance
 
 Check = Callable[[Instance], Iterable[Problem]]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .instance import Instance
-from .prepare import annuity_factor
-from .results import Result
+from ..data.instance import Instance
+from ..data.prepare import annuity_factor
+from .tables import Result
 
 
 def verify(inst: Instance, res: Result, *, tol: float = 1e-5) -> list[str]:

@@ -1,7 +1,7 @@
 """Results of a solve: status, figures and tidy DataFrames.
 
 Tables are extracted only from a solve that holds a feasible solution; asking for
-them otherwise raises :class:`~optimizer.exceptions.NoSolutionError`.  Values are
+them otherwise raises :class:`~optimizer.errors.NoSolutionError`.  Values are
 read through one registry of variables (``x`` flows, ``z`` plants, ``w`` stacks) and
 the cost hub of the model, so the breakdown is the objective the solver optimised.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from .exceptions import NoSolutionError, Problem
-from .prepare import ModelData
-from .solve import SolveReport, Status
+from ..errors import NoSolutionError, Problem
+from ..data.prepare import ModelData
+from ..solver.highs import SolveReport, Status
 
 FLOW_TOL = 1e-7
 """Flows below this many units are treated as zero in the tables."""

@@ -3,8 +3,8 @@
 Stage 1 of validation (structure and types) happens here: unknown keys and columns,
 missing required columns or values, values that are not numbers/booleans/allowed
 labels, out-of-range values and duplicate keys.  Every problem is collected and
-raised together as one :class:`~optimizer.exceptions.InstanceError`.  Stage 2
-(cross-table references) lives in :mod:`optimizer.validate`.
+raised together as one :class:`~optimizer.errors.InstanceError`.  Stage 2
+(cross-table references) lives in :mod:`optimizer.data.validate`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandera.pandas as pa
 import yaml
 from pydantic import ValidationError
 
-from .exceptions import InstanceLoadError, InstanceValidationError, Problem
+from ..errors import InstanceLoadError, InstanceValidationError, Problem
 from .schema import TABLES, ColumnSpec, Settings, TableSpec
 
 log = logging.getLogger(__name__)

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .exceptions import InstanceError, InstanceValidationError, Problem
-from .instance import Instance, read_yaml
+from ..errors import InstanceError, InstanceValidationError, Problem
+from ..data.instance import Instance, read_yaml
 from .scenarios import (
     BASE,
     SETTINGS_KEYS,
@@ -327,7 +327,7 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
 
 def instance_jobs(folder: str | Path, scenarios_file: str | Path | None = None) -> list[JobDef]:
     """The batch of an instance folder: the base plus every scenario it defines."""
-    from .api import load
+    from ..api import load
 
     folder = Path(folder).resolve()
     names = list(load_scenarios(load(folder), scenarios_file))
@@ -402,7 +402,7 @@ def _finish(summary: dict[str, Any], files: dict[str, str], t0: float) -> dict[s
 
 def execute_job(task: JobTask) -> dict[str, Any]:
     """Apply the scenario, build, solve; return ``{"status", "files": {name: text}}``. Never raises."""
-    from .api import solve
+    from ..api import solve
 
     t0 = time.perf_counter()
     files: dict[str, str] = {}
@@ -463,8 +463,8 @@ def _init_worker(quiet: bool = True) -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
     with contextlib.suppress(Exception):
-        from .api import solve
-        from .instance import from_dict
+        from ..api import solve
+        from ..data.instance import from_dict
 
         solve(from_dict(_WARM), threads=1)
 
@@ -646,7 +646,7 @@ class _Plan:
 
 
 def _plan(jobs: Sequence[JobDef], out: Path, force: bool, default_threads: int | None) -> _Plan:
-    from .api import load
+    from ..api import load
 
     instances: dict[Path, Instance | InstanceError] = {}
     digests: dict[Path, str] = {}

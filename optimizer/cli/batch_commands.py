@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .cli import EXIT_NO_SOLUTION, EXIT_OK, _guard, main, out
+from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, main, out
 
 
 def _money(x: float | None) -> str:
@@ -62,7 +62,7 @@ def batch(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None,
 
     Rerunning the same command resumes: finished jobs are skipped unless --force.
     """
-    from .batch import exit_code, run_batch
+    from ..studies.batch import exit_code, run_batch
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give either --workers or --scheduler, not both.")
@@ -86,7 +86,7 @@ def batch(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None,
 @_guard
 def compare(batch_dir: Path, baseline: str, out_dir: Path | None, top: int) -> None:
     """Compare the scenarios of a batch folder with a baseline (table, Markdown/HTML report, plots)."""
-    from .compare import compare as _compare
+    from ..studies.compare import compare as _compare
 
     report = _compare(batch_dir, baseline=baseline, out=out_dir or batch_dir / "report", top=top)
     t = Table(title=f"{batch_dir}: each job vs its baseline ({baseline})", show_header=True)
@@ -115,7 +115,7 @@ def compare(batch_dir: Path, baseline: str, out_dir: Path | None, top: int) -> N
 def explain(path: Path, scenario: str | None, workers: int | None, scheduler: str | None, out_dir: Path | None,
             no_software: bool, time_limit: float | None, mip_gap: float | None) -> None:
     """Why each decision? Re-solve with each plant (and software variant) decision flipped; rank by NPV regret."""
-    from .explain import explain as _explain
+    from ..studies.explain import explain as _explain
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("give either --workers or --scheduler, not both.")

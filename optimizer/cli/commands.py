@@ -1,95 +1,15 @@
-"""Command line: ``optimizer solve|validate|schema|convert|generate|batch|compare|explain``.
-
-Exit codes: 0 solved (optimal or feasible), 1 no solution (infeasible, unbounded,
-time limit without a solution, solver error), 2 bad input or usage, 3 internal error.
-Input mistakes never print a traceback; set ``OPTIMIZER_DEBUG=1`` to see one for
-internal errors.
-"""
+"""Single-instance commands: ``optimizer solve|validate|schema|convert|generate``."""
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from .exceptions import InstanceError, OptimizerError
-
-EXIT_OK, EXIT_NO_SOLUTION, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn input errors into a clear message and exit 2; internal errors into exit 3."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except InstanceError as exc:
-            err.print(f"[bold red]Input error[/]: {len(exc.problems)} problem(s)"
-                      + (f" in {exc.instance}" if exc.instance else ""), markup=True)
-            for p in exc.problems:
-                err.print(f"  - {p}", markup=False)
-            sys.exit(EXIT_INPUT)
-        except (ValueError, FileNotFoundError) as exc:
-            if os.environ.get("OPTIMIZER_DEBUG"):
-                raise
-            err.print(f"[bold red]Error[/]: {exc}", markup=True)
-            sys.exit(EXIT_INPUT)
-        except OptimizerError as exc:
-            err.print(f"[bold red]Error[/]: {exc}", markup=True)
-            sys.exit(EXIT_NO_SOLUTION)
-        except (KeyboardInterrupt, SystemExit, click.ClickException):
-            raise
-        except Exception as exc:
-            if os.environ.get("OPTIMIZER_DEBUG"):
-                raise
-            err.print(f"[bold red]Internal error[/] ({type(exc).__name__}): {exc}. "
-                      "Please report it; rerun with OPTIMIZER_DEBUG=1 for details.", markup=True)
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="optimizer")
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """Strategic network design: which plants to keep, what to build where, for which market."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    _silence_highs_banner()
-
-
-def _silence_highs_banner() -> None:
-    """HiGHS prints a copyright banner on stdout when the process creates its first solver.
-
-    The CLI owns its process, so it creates that first instance with stdout muted;
-    the library itself never touches file descriptors.
-    """
-    try:
-        import highspy
-    except ImportError:  # reported properly when a solve needs it
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
 
 
 def _money(x: float | None) -> str:
@@ -145,9 +65,8 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
           seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
           scenarios_file: Path | None) -> None:
     """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario."""
-    from models import BuildOptions
-
-    from .api import solve as _solve
+    from ..api import solve as _solve
+    from ..models import BuildOptions
 
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
                                   interface=interface, log_solver=solver_log)
@@ -155,7 +74,7 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
     if scenario is not None:
-        from .scenarios import solve_scenario
+        from ..studies.scenarios import solve_scenario
 
         res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file, build_options=build_options, **kwargs)
         out.print(f"Scenario [bold]{res.scenario}[/]: {len(res.scenario_changes)} change(s)")
@@ -178,9 +97,9 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
 @_guard
 def validate(path: Path, strict: bool) -> None:
     """Check the instance at PATH without solving."""
-    from .instance import load as _load
-    from .prepare import prepare
-    from .validate import validate as _validate
+    from ..data.instance import load as _load
+    from ..data.prepare import prepare
+    from ..data.validate import validate as _validate
 
     inst = _load(path)
     warnings = _validate(inst, strict=strict)
@@ -199,7 +118,7 @@ def validate(path: Path, strict: bool) -> None:
 @_guard
 def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
     """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders."""
-    from .convert import convert as _convert
+    from ..bench.convert import convert as _convert
 
     result = _convert(kind, src, outdir, capacity=capacity)
     out.print(f"Wrote {result}")
@@ -216,7 +135,7 @@ def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
 @_guard
 def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, density: float | None) -> None:
     """Generate a synthetic instance that uses every feature, deterministic per seed."""
-    from .generate import generate as _generate
+    from ..bench.generate import generate as _generate
 
     if density is None:
         result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed)
@@ -228,12 +147,6 @@ def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, de
 @main.command()
 def schema() -> None:
     """Print the instance format (every key and column) as Markdown."""
-    from .schema import DOC_HEADER, format_reference
+    from ..data.schema import DOC_HEADER, format_reference
 
     click.echo(DOC_HEADER + format_reference(), nl=False)
-
-
-from . import cli_batch  # noqa: E402, F401  (registers batch, compare, explain on `main`)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -3,7 +3,7 @@
 Settings (``instance.yaml``) are a pydantic model whose fields carry type, default,
 range and description.  Tables are :class:`TableSpec` records listing a
 :class:`ColumnSpec` per column (type, unit, default, allowed range or values,
-description); the table checks in :mod:`optimizer.instance` are generated from them
+description); the table checks in :mod:`optimizer.data.instance` are generated from them
 with pandera, and the README's format section is generated from them too
 (:func:`format_reference`).
 """
@@ -314,7 +314,7 @@ TABLES: dict[str, TableSpec] = {
 
 def _typename(ann: Any) -> str:
     name = getattr(ann, "__name__", None) if not hasattr(ann, "__args__") else None
-    text = name or str(ann).replace("typing.", "").replace("optimizer.schema.", "")
+    text = name or str(ann).replace("typing.", "").replace("optimizer.data.schema.", "")
     return text.replace("|", "or").replace("NoneType", "None")
 
 

@@ -1,0 +1,1 @@
+"""Instance makers for benchmarks: converters of published sets and the generator."""

@@ -1,0 +1,1 @@
+"""What a solve returns: result tables, summary files and the independent verifier."""

@@ -1,0 +1,1 @@
+"""HiGHS: options, statuses, the transfer of the model and the solve."""

@@ -1,0 +1,1 @@
+"""Many solves: scenarios, batch runs (local pool, Dask), compare and explain."""
