@@ -7,18 +7,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import pyomo.environ as pyo
+import numpy as np
 
-from .models import BuildOptions, build_model
-
-from .errors import Problem
 from .data.instance import Instance
 from .data.instance import load as _load
 from .data.prepare import ModelData, prepare
-from .results.tables import Result, extract_tables
-from .solver.highs import SolveOptions, SolveReport, Status, solve_model
 from .data.validate import validate
+from .errors import Problem
+from .models import Blocks, BuildOptions, build_model, to_pyomo
+from .results.tables import Result, extract_tables
+from .solver.highs import SolveOptions, SolveReport, Status, solve_blocks, solve_model
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +36,85 @@ def load(path: str | Path) -> Instance:
 
 @dataclass
 class BuiltModel:
-    """A built model ready to solve, for users who add their own components.
+    """A built model ready to solve.
 
-    ``model`` is the Pyomo ``ConcreteModel``: variables ``x[f]`` (flow f = row f of
-    ``data.flows``), ``z[p]``, ``w[v, s]``, ``a[p, v, m]``; add constraints to it, then
-    pass this object to :func:`solve`.
+    ``blocks`` is the model as arrays (what the default path hands to HiGHS).
+    ``model`` is the Pyomo ``ConcreteModel`` of the same blocks, made the first time
+    it is accessed: variables ``x[p, v, s, m]`` (flows), ``z[p]`` (plant open),
+    ``w[v, s]`` (stack developed), ``a[p, v, m]`` (sourcing), ``q[p, v, s, m]``
+    (in-quota units), with the year appended in a multi-year plan (``x[p, v, s, m, y]``,
+    ``z[p, y]``, ...), one constraint component per family.  Add components to it and
+    :func:`solve` goes through Pyomo's standard form and includes them; a model never
+    touched is solved by the fast path.
     """
 
     instance: Instance
     data: ModelData
-    model: pyo.ConcreteModel
+    blocks: Blocks
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    _pyomo: Any = field(default=None, repr=False)
+    _columns: list[Any] = field(default_factory=list, repr=False)
 
-    def flow_index(self, plant: str, model: str, stack: str, market: str) -> int:
-        """Position f of flow (plant, model, stack, market), i.e. ``model.x[f]``; KeyError if it does not exist."""
+    @property
+    def model(self) -> Any:
+        """The Pyomo model (made on first access; from then on solves go through Pyomo)."""
+        if self._pyomo is None:
+            t0 = time.perf_counter()
+            self._pyomo, self._columns = to_pyomo(self.blocks, self.data.multi_year)
+            self.timings["pyomo"] = time.perf_counter() - t0
+        return self._pyomo
+
+    @property
+    def uses_pyomo(self) -> bool:
+        """True once the Pyomo model exists (the solve then goes through it)."""
+        return self._pyomo is not None
+
+    def flow_index(self, plant: str, model: str, stack: str, market: str, year: int | None = None) -> int:
+        """Position f of flow (plant, model, stack, market[, year]) in ``data.flows``; KeyError if it does not exist."""
         fl = self.data.flows
-        hit = fl.index[(fl["plant"] == plant) & (fl["model"] == model) & (fl["stack"] == stack) & (fl["market"] == market)]
-        if len(hit) == 0:
-            raise KeyError((plant, model, stack, market))
-        return int(hit[0])
+        hit = (fl["plant"] == plant) & (fl["model"] == model) & (fl["stack"] == stack) & (fl["market"] == market)
+        if year is not None:
+            hit &= fl["year"] == year
+        idx = fl.index[hit]
+        if len(idx) == 0:
+            raise KeyError((plant, model, stack, market) + (() if year is None else (year,)))
+        return int(idx[0])
+
+    def fix(self, family: str, key: tuple[Any, ...] | str, value: float) -> None:
+        """Fix variable(s) of ``family`` (``z``, ``w``, ...) whose labels start with ``key`` to ``value``.
+
+        ``fix("w", ("N7", "global"), 1)`` develops that stack from the first year on;
+        ``fix("z", "Oppama", 1)`` keeps the plant open in every year.
+        """
+        vb = self.blocks.vars[family]
+        key = (key,) if not isinstance(key, tuple) else key
+        cols = list(vb.labels.columns)[: len(key)]
+        hit = np.ones(vb.size, dtype=bool)
+        for c, k in zip(cols, key):
+            hit &= (vb.labels[c] == k).to_numpy()
+        if not hit.any():
+            raise KeyError((family,) + key)
+        vb.lower[hit] = value
+        vb.upper[hit] = value
+        if self._pyomo is not None:
+            for j in np.flatnonzero(hit) + vb.offset:
+                self._columns[j].setlb(value)
+                self._columns[j].setub(value)
+
+    def has(self, family: str, key: tuple[Any, ...]) -> bool:
+        """Whether ``family`` has a variable whose labels start with ``key``."""
+        vb = self.blocks.vars.get(family)
+        if vb is None or vb.size == 0:
+            return False
+        hit = np.ones(vb.size, dtype=bool)
+        for c, k in zip(list(vb.labels.columns), key):
+            hit &= (vb.labels[c] == k).to_numpy()
+        return bool(hit.any())
 
 
 def build(source: str | Path | Instance, options: BuildOptions | None = None) -> BuiltModel:
-    """Load (if needed), validate, prepare the sparse data and build the Pyomo model."""
+    """Load (if needed), validate, prepare the sparse data and build the model's blocks."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if isinstance(source, Instance):
@@ -74,35 +129,49 @@ def build(source: str | Path | Instance, options: BuildOptions | None = None) ->
     data.warnings = warnings
     timings["validate"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    m = build_model(data, options)
+    mb = build_model(data, options)
     timings["build"] = time.perf_counter() - t2
     for w in warnings:
         log.warning("%s", w)
-    return BuiltModel(instance=inst, data=data, model=m, timings=timings, warnings=warnings)
+    return BuiltModel(instance=inst, data=data, blocks=mb, timings=timings, warnings=warnings)
 
 
-def _set_mip_start(built: BuiltModel, start: Result | Mapping[str, bool]) -> None:
-    """Give HiGHS a known plan: a previous Result (full plan) or {plant: kept} (partial)."""
-    m, data = built.model, built.data
+def _start_vector(built: BuiltModel, start: Result | Mapping[str, bool]) -> np.ndarray:
+    """A MIP start by column (NaN = unknown): a previous Result (full plan) or {plant: kept} (partial)."""
+    mb, data = built.blocks, built.data
+    vec = np.full(mb.n_cols, np.nan)
+    z = mb.vars["z"]
     if isinstance(start, Result):
         start.raise_for_status()
-        kept = dict(zip(start.plants["plant"], start.plants["kept"]))
-        units = {(r.plant, r.model, r.stack, r.market): r.units for r in start.flows.itertuples()}
-        fl = data.flows
-        for i, key in enumerate(zip(fl["plant"], fl["model"], fl["stack"], fl["market"])):
-            m.x[i].set_value(float(units.get(key, 0.0)))
-        dev = {(r.model, r.stack) for r in start.software.itertuples() if r.developed}
-        for k in m.W:
-            m.w[k].set_value(1.0 if k in dev else 0.0)
-    else:
-        kept = dict(start)
-    unknown = set(kept) - set(m.P)
+        x = mb.vars["x"]
+        fl = start.flows
+        keys = [c for c in x.labels.columns if c in fl.columns]
+        units = x.col(fl[keys].assign(**({"year": 0} if "year" not in fl else {}))) if len(fl) else np.zeros(0, int)
+        vec[x.cols] = 0.0
+        ok = units >= 0
+        vec[units[ok]] = fl["units"].to_numpy(float)[ok]
+        closures = start.plan["closures"]
+        zl = z.labels
+        cy = zl["plant"].map(closures)
+        closed = cy.notna().to_numpy() & (zl["year"].to_numpy() >= cy.fillna(np.inf).to_numpy(float))
+        known = zl["plant"].isin(list(closures)).to_numpy()
+        vec[z.cols[known]] = np.where(closed[known], 0.0, 1.0)
+        w = mb.vars["w"]
+        if w.size:
+            dev = start.plan["developments"]
+            key = w.labels["model"] + "/" + w.labels["stack"]
+            dy = key.map(dev)
+            vec[w.cols] = np.where(dy.notna().to_numpy() & (w.labels["year"].to_numpy() >= dy.fillna(np.inf).to_numpy(float)),
+                                   1.0, 0.0)
+        return vec
+    kept = dict(start)
+    unknown = set(kept) - set(data.plants.index)
     if unknown:
         msg = f"MIP start names unknown plants {sorted(unknown)}"
         raise ValueError(msg)
-    for p, k in kept.items():
-        if not m.z[p].fixed:
-            m.z[p].set_value(1.0 if k else 0.0)
+    sel = z.labels["plant"].isin(list(kept)).to_numpy()
+    vec[z.cols[sel]] = z.labels["plant"][sel].map(lambda p: 1.0 if kept[p] else 0.0).to_numpy(float)
+    return vec
 
 
 def solve(
@@ -135,22 +204,21 @@ def solve(
         interface=interface,  # type: ignore[arg-type]
         log=log_solver,
     )
-    if mip_start is not None:
-        _set_mip_start(built, mip_start)
-    m, data = built.model, built.data
+    start = _start_vector(built, mip_start) if mip_start is not None else None
+    mb, data = built.blocks, built.data
     name = built.instance.name
-    if m.trivially_infeasible:
-        msg = "; ".join(m.trivially_infeasible)
+    if mb.notes:
+        msg = "; ".join(mb.notes)
         timings.update(transfer=0.0, solve=0.0, extract=0.0, total=time.perf_counter() - t_start)
         return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
                       warnings=built.warnings)
-    report: SolveReport = solve_model(m, opts)
+    report: SolveReport = _solve_built(built, opts, start)
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
     timings["transfer"] = report.transfer_seconds
     timings["solve"] = report.solver_seconds
     t3 = time.perf_counter()
-    tables = extract_tables(m, data) if report.has_solution else {}
+    tables = extract_tables(mb, data, report.solution) if report.has_solution else {}
     timings["extract"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t_start
     message = report.message
@@ -158,3 +226,20 @@ def solve(
         message = f"stopped ({report.termination.value}) with a feasible plan; gap {report.gap:.3%}"
     return Result(report.status, report.objective, report.bound, report.gap, report, timings, instance=name,
                   message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables)
+
+
+def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None) -> SolveReport:
+    """The fast path for untouched models, Pyomo's route once the Pyomo model exists (or when asked for)."""
+    if opts.interface == "pyomo" or built.uses_pyomo:
+        m, cols = built.model, built._columns
+        if start is not None:
+            for j in np.flatnonzero(~np.isnan(start)).tolist():
+                cols[j].set_value(float(start[j]), skip_validation=True)
+        report = solve_model(m, opts)
+        if report.has_solution:
+            sol = np.array([0.0 if v.value is None else float(v.value) for v in cols])
+            from dataclasses import replace
+
+            report = replace(report, solution=sol)
+        return report
+    return solve_blocks(built.blocks, opts, start)

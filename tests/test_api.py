@@ -81,8 +81,9 @@ def test_flow_index_lookup() -> None:
     assert built.data.flows.loc[f, "duties"] == pytest.approx(9.6)
     with pytest.raises(KeyError):
         built.flow_index("B", "V", "default", "XX")
+    assert not built.uses_pyomo
     m = built.model
-    assert len(m.flow_vars) == len(m.F) and all(m.flow_vars[i] is m.x[i] for i in m.F)
+    assert built.uses_pyomo and m.x["B", "V", "default", "TH"] is built._columns[built.blocks.vars["x"].offset + f]
 
 
 def test_mip_start_from_plan_and_from_result() -> None:
@@ -164,5 +165,5 @@ def test_valid_inequalities_auto_rule() -> None:
     assert not optimizer.BuildOptions(valid_inequalities=False).use_valid_inequalities(1)
     on = optimizer.build(TINY)
     off = optimizer.build(TINY, optimizer.BuildOptions(valid_inequalities=False))
-    assert hasattr(on.model, "flow_open") and not hasattr(off.model, "flow_open")
+    assert "flow_open" in on.blocks.cons and "flow_open" not in off.blocks.cons
     assert optimizer.solve(off).objective == pytest.approx(KEEP_B)

@@ -29,7 +29,7 @@ def with_status(inst: optimizer.Instance, plant: str, status: str) -> optimizer.
 
 def solve_with_software(inst: optimizer.Instance, model: str, stack: str, developed: bool) -> float | None:
     built = optimizer.build(inst)
-    built.model.w[model, stack].fix(1 if developed else 0)
+    built.fix("w", (model, stack), 1 if developed else 0)
     return optimizer.solve(built, threads=1).objective
 
 

@@ -589,7 +589,6 @@ SPEC_FAMILIES = [
 """The constraint and objective families of shared/spec/model.md that need their own test."""
 
 STEP_FAMILIES = {
-    "add_sets": "plant_capacity",
     "add_plant_variables": "status",
     "add_flow_variables": "plant_capacity",
     "add_software_variables": "software_ban",
@@ -599,12 +598,13 @@ STEP_FAMILIES = {
     "add_demand_constraints": "demand",
     "add_software_constraints": "software_ban",
     "add_export_channel_constraints": "export_channel",
-    "add_plants_kept_constraints": "plants_kept",
+    "add_plant_rules": "plants_kept",
     "add_jobs_constraints": "min_jobs_cut",
     "add_single_sourcing_constraints": "single_sourcing",
     "add_valid_inequalities": "valid_inequality",
-    "add_cost_hub": "closure_cost",
-    "add_objective": "annuity",
+    "add_flow_costs": "annuity",
+    "add_plant_costs": "closure_cost",
+    "add_development_costs": "software_ban",
 }
 """Engine build step -> the family test that exercises it."""
 

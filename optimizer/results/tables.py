@@ -16,79 +16,198 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from ..errors import NoSolutionError, Problem
 from ..data.prepare import ModelData
+from ..models import Blocks
 from ..solver.highs import SolveReport, Status
 
 FLOW_TOL = 1e-7
 """Flows below this many units are treated as zero in the tables."""
 
 TABLE_NAMES = ("plants", "flows", "sales", "software", "breakdown")
+"""Tables of every result."""
+
+YEAR_TABLES = ("plant_years", "quota_use", "breakdown_by_year", "kpis_by_year")
+"""Further tables of a multi-year plan."""
 
 
-def _values(var: Any, keys: Any) -> np.ndarray:
-    return np.array([0.0 if var[k].value is None else float(var[k].value) for k in keys], dtype=float)
+ANNUAL = ("revenue", "production", "freight", "duties", "software", "channel_fees", "co2", "fixed")
+"""Components that are yearly cash flows (the others are one-off: closure, development)."""
 
 
-def extract_tables(m: pyo.ConcreteModel, data: ModelData) -> dict[str, pd.DataFrame]:
-    """Build the result tables from the solved model ``m``."""
-    A = data.annuity
+def _first_year(values: np.ndarray, years: np.ndarray, closed: bool) -> Any:
+    """First year in which a plan variable is 0 (closed) or 1 (developed), or None."""
+    hit = values < 0.5 if closed else values > 0.5
+    return int(years[np.argmax(hit)]) if hit.any() else None
+
+
+def extract_tables(mb: Blocks, data: ModelData, sol: np.ndarray) -> dict[str, Any]:
+    """Build the result tables from the solution vector ``sol`` (values by column of ``mb``)."""
+    multi = data.multi_year
+    years = data.years
+    last = int(years[-1])
     fl = data.flows
-    x = _values(m.x, range(data.n_flows))
+    x = mb.values(sol, "x").copy()
     x[np.abs(x) < FLOW_TOL] = 0.0
-    z = pd.Series(_values(m.z, list(data.plants.index)).round(), index=data.plants.index)
+    qv = np.zeros(len(fl))
+    if "q" in mb.vars and mb.vars["q"].size:
+        qi = np.flatnonzero((fl["quota"] >= 0).to_numpy())
+        qv[qi] = mb.values(sol, "q")
+        qv[np.abs(qv) < FLOW_TOL] = 0.0
+    npl, nyr = len(data.plants), len(years)
+    zmat = mb.values(sol, "z").round().reshape(npl, nyr) if npl else np.zeros((0, nyr))
+    pl = data.plants
 
-    flows = fl.loc[x > 0, ["plant", "model", "stack", "market", "country", "domestic", "price", "production", "freight",
-                           "ad_valorem", "specific", "duties", "software", "channel_fees", "margin"]].copy()
-    flows.insert(4, "units", x[x > 0])
+    cols = ["plant", "model", "stack", "market"] + (["year"] if multi else []) + [
+        "country", "domestic", "price", "production", "freight", "ad_valorem", "specific", "duties", "software",
+        "channel_fees", "margin"]
+    used = x > 0
+    flows = fl.loc[used, cols].copy()
+    flows.insert(5 if multi else 4, "units", x[used])
     flows = flows.rename(columns={"production": "production_cost", "freight": "freight_cost", "duties": "duty",
                                   "software": "software_cost", "channel_fees": "channel_fee", "country": "origin"})
     flows["annual_margin"] = flows["units"] * flows["margin"]
+    if multi:
+        saving = fl["quota_saving"].to_numpy(float)[used]
+        flows["in_quota"] = qv[used]
+        flows["duty_paid"] = flows["units"] * flows["duty"] - flows["in_quota"] * saving
+        flows["annual_margin"] += flows["in_quota"] * saving
+        flows["equity"] = fl["equity"].to_numpy(float)[used]
+        flows["co2"] = flows["units"] * fl["co2"].to_numpy(float)[used]
     flows = flows.reset_index(drop=True)
 
-    pl = data.plants
-    prod = pd.Series(x, index=fl.index).groupby(fl["plant"]).sum().reindex(pl.index, fill_value=0.0)
+    xs = pd.Series(x, index=fl.index)
+    prod_py = xs.groupby([fl["plant"], fl["year"]]).sum()
+    open_last = zmat[:, -1] > 0.5 if npl else np.zeros(0, dtype=bool)
+    prod = prod_py.xs(last, level="year") if len(prod_py) else pd.Series(dtype=float)
+    prod = prod.reindex(pl.index, fill_value=0.0)
     plants = pd.DataFrame({
         "plant": pl.index, "country": pl["country"].to_numpy(), "status": pl["status"].to_numpy(),
-        "kept": z.to_numpy() > 0.5, "production": prod.to_numpy(), "capacity": pl["capacity"].to_numpy(float),
+        "kept": open_last, "production": prod.to_numpy(float), "capacity": pl["capacity"].to_numpy(float),
     })
     cap = plants["capacity"].replace(0, np.nan)
     plants["utilisation"] = (plants["production"] / cap).fillna(0.0)
     plants["fixed_cost_annual"] = np.where(plants["kept"], pl["fixed_cost"].to_numpy(float), 0.0)
     plants["closure_cost"] = np.where(plants["kept"], 0.0, pl["closure_cost"].to_numpy(float))
     plants["headcount"] = pl["headcount"].to_numpy(float)
-    plants["jobs_cut"] = np.where(plants["kept"], 0.0, plants["headcount"])
+    plants["jobs_cut"] = np.where(plants["kept"], 0.0, pl["jobs_cut"].to_numpy(float))
+    closures = {p: _first_year(zmat[i], years, closed=True) for i, p in enumerate(pl.index)}
+    if multi:
+        plants["equity_share"] = pl["equity"].to_numpy(float)
+        plants["closure_year"] = pd.array([closures[p] for p in pl.index], dtype="Int64")
+        plants["open_years"] = [f"{years[0]}-{years[0] + int(z.sum()) - 1}" if z.sum() else "" for z in zmat]
 
     d = data.demand
-    sold = pd.Series(x, index=fl.index).groupby([fl["model"], fl["market"]]).sum()
-    sales = d[["model", "market", "price", "min_units", "max_units"]].copy()
-    sales["sold"] = sold.reindex(pd.MultiIndex.from_frame(sales[["model", "market"]]), fill_value=0.0).to_numpy()
+    sold = xs.groupby([fl["model"], fl["market"], fl["year"]]).sum()
+    sales = d[["model", "market", "year", "price", "min_units", "max_units"]].copy()
+    sales["sold"] = sold.reindex(pd.MultiIndex.from_frame(sales[["model", "market", "year"]]), fill_value=0.0).to_numpy()
     sales["unmet"] = (sales["max_units"] - sales["sold"]).clip(lower=0.0)
     sales["revenue_annual"] = sales["sold"] * sales["price"]
-    sales = sales[["model", "market", "sold", "min_units", "max_units", "unmet", "price", "revenue_annual"]]
+    sales = sales[["model", "market"] + (["year"] if multi else [])
+                  + ["sold", "min_units", "max_units", "unmet", "price", "revenue_annual"]].reset_index(drop=True)
 
     st = data.stacks.copy()
-    wv = {k: (m.w[k].value or 0.0) for k in m.W}
-    st["developed"] = [bool(dflt) or wv.get((v, s), 0.0) > 0.5 for v, s, dflt in zip(st["model"], st["stack"], st["default"])]
+    w = mb.vars["w"]
+    wv = mb.values(sol, "w")
+    dev_year: dict[tuple[str, str], Any] = {}
+    if w.size:
+        wmat = wv.reshape(-1, nyr)
+        keys = w.labels[["model", "stack"]].iloc[::nyr]
+        for (v, s_), row in zip(keys.itertuples(index=False, name=None), wmat):
+            dev_year[(v, s_)] = _first_year(row, years, closed=False)
+    st["developed"] = [bool(dflt) or dev_year.get((v, s_)) is not None
+                       for v, s_, dflt in zip(st["model"], st["stack"], st["default"])]
     st["dev_cost_charged"] = np.where(st["developed"] & ~st["default"].astype(bool), st["dev_cost"], 0.0)
-    units = pd.Series(x, index=fl.index).groupby([fl["model"], fl["stack"]]).sum()
+    units = xs.groupby([fl["model"], fl["stack"]]).sum()
     st["units"] = units.reindex(pd.MultiIndex.from_frame(st[["model", "stack"]]), fill_value=0.0).to_numpy()
-    software = st[["model", "stack", "origin", "default", "developed", "dev_cost", "dev_cost_charged", "unit_cost", "units"]]
-    software = software.rename(columns={"unit_cost": "unit_software_cost"}).reset_index(drop=True)
+    keep = ["model", "stack", "origin", "default", "developed", "dev_cost", "dev_cost_charged", "unit_cost", "units"]
+    software = st[keep].rename(columns={"unit_cost": "unit_software_cost"}).reset_index(drop=True)
+    developments = {f"{v}/{s_}": dev_year.get((v, s_)) for v, s_, dflt in
+                    zip(st["model"], st["stack"], st["default"]) if not dflt}
+    if multi:
+        software["developed_year"] = pd.array([None if dflt else dev_year.get((v, s_)) for v, s_, dflt in
+                                               zip(st["model"], st["stack"], st["default"])], dtype="Int64")
 
     rows = []
-    for c in m.cost_hub:
-        val = c.constant + sum(k * (v.value or 0.0) for v, k in c.var_terms)
-        if c.flow_coef is not None:
-            val += float(c.flow_coef @ x)
-        val = c.sign * val + 0.0
-        rows.append({"component": c.name, "annual": val if c.annual else math.nan, "npv": val * A if c.annual else val})
-    breakdown = pd.DataFrame(rows)
+    for c in mb.costs:
+        val = c.constant + float(c.coef @ sol[c.col]) + 0.0
+        annual = c.name in ANNUAL
+        rows.append({"component": c.name, "annual": val / data.annuity if annual else math.nan, "npv": val})
+    breakdown = pd.DataFrame(rows, columns=["component", "annual", "npv"])
+    breakdown = breakdown.groupby("component", sort=False, as_index=False).agg(
+        annual=("annual", lambda v: v.sum(min_count=1)), npv=("npv", "sum"))
     total = {"component": "npv", "annual": breakdown["annual"].sum(min_count=1), "npv": breakdown["npv"].sum()}
     breakdown = pd.concat([breakdown, pd.DataFrame([total])], ignore_index=True)
-    return {"plants": plants, "flows": flows, "sales": sales, "software": software, "breakdown": breakdown}
+    if multi:
+        breakdown = breakdown.drop(columns="annual")
+    out: dict[str, Any] = {"plants": plants, "flows": flows, "sales": sales, "software": software,
+                           "breakdown": breakdown,
+                           "plan": {"closures": closures, "developments": developments}}
+    if multi:
+        out.update(_yearly(mb, data, sol, x, qv, zmat, closures, dev_year))
+    return out
+
+
+def _yearly(mb: Blocks, data: ModelData, sol: np.ndarray, x: np.ndarray, qv: np.ndarray, zmat: np.ndarray,
+            closures: dict[str, Any], dev_year: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    """The per-year tables of a multi-year plan: plant years, quota use, breakdown and KPIs by year."""
+    fl, pl, years = data.flows, data.plants, data.years
+    yi = pd.Index(years)
+    xs = pd.Series(x, index=fl.index)
+    prod = xs.groupby([fl["plant"], fl["year"]]).sum()
+    py = pd.DataFrame({"plant": np.repeat(pl.index.to_numpy(), len(years)), "year": np.tile(years, len(pl)),
+                       "open": zmat.ravel() > 0.5})
+    py["production"] = prod.reindex(pd.MultiIndex.from_frame(py[["plant", "year"]]), fill_value=0.0).to_numpy()
+    py["capacity"] = np.where(py["open"], np.repeat(pl["capacity"].to_numpy(float), len(years)), 0.0)
+    py["utilisation"] = (py["production"] / py["capacity"].replace(0, np.nan)).fillna(0.0)
+
+    quota_use = data.quotas[["origin", "market", "powertrain", "year", "quota"]].copy() if len(data.quotas) else         pd.DataFrame(columns=["origin", "market", "powertrain", "year", "quota"])
+    if len(data.quotas):
+        used = pd.Series(qv).groupby(fl["quota"].to_numpy()).sum()
+        quota_use["used"] = used.reindex(data.quotas["pool"]).fillna(0.0).to_numpy()
+        cov = xs.groupby(fl["quota"].to_numpy()).sum()
+        quota_use["covered_units"] = cov.reindex(data.quotas["pool"]).fillna(0.0).to_numpy()
+    else:
+        quota_use["used"] = []
+        quota_use["covered_units"] = []
+
+    rows = []
+    for c in mb.costs:
+        if c.year is None:
+            continue
+        contrib = pd.Series(c.coef * sol[c.col]).groupby(c.year).sum().reindex(yi, fill_value=0.0)
+        for y, v in contrib.items():
+            w = data.weight[yi.get_loc(y)]
+            rows.append({"component": c.name, "year": int(y), "value": v / w if w else 0.0,
+                         "discounted": v * data.oneoff[yi.get_loc(y)] / w if w else 0.0, "npv": v})
+    e = pl["equity"].astype(float)
+    for p, y in closures.items():
+        if y is not None and y in yi:
+            cost = -float(e[p] * pl.at[p, "closure_cost"])
+            o = data.oneoff[yi.get_loc(y)]
+            rows.append({"component": "closure", "year": int(y), "value": cost, "discounted": cost * o, "npv": cost * o})
+    dev = data.stacks.set_index(["model", "stack"])["dev_cost"]
+    for k, y in dev_year.items():
+        if y is not None:
+            cost = -float(dev[k])
+            o = data.oneoff[yi.get_loc(y)]
+            rows.append({"component": "development", "year": int(y), "value": cost, "discounted": cost * o,
+                         "npv": cost * o})
+    by_year = pd.DataFrame(rows, columns=["component", "year", "value", "discounted", "npv"])
+    by_year = by_year.groupby(["component", "year"], sort=False, as_index=False).sum()
+
+    duty = fl["duties"].to_numpy(float) * x - fl["quota_saving"].to_numpy(float) * qv
+    kp = pd.DataFrame({"year": years})
+    kp["plants_open"] = zmat.sum(axis=0).astype(int) if len(pl) else 0
+    kp["capacity_open"] = (zmat * pl["capacity"].to_numpy(float)[:, None]).sum(axis=0) if len(pl) else 0.0
+    kp["jobs_cut"] = ((1 - zmat) * pl["jobs_cut"].to_numpy(float)[:, None]).sum(axis=0) if len(pl) else 0.0
+    g = fl["year"].to_numpy()
+    kp["units"] = pd.Series(x).groupby(g).sum().reindex(yi, fill_value=0.0).to_numpy()
+    kp["duty_paid"] = pd.Series(duty).groupby(g).sum().reindex(yi, fill_value=0.0).to_numpy()
+    kp["in_quota_units"] = pd.Series(qv).groupby(g).sum().reindex(yi, fill_value=0.0).to_numpy()
+    kp["co2"] = pd.Series(x * fl["co2"].to_numpy(float)).groupby(g).sum().reindex(yi, fill_value=0.0).to_numpy()
+    return {"plant_years": py, "quota_use": quota_use, "breakdown_by_year": by_year, "kpis_by_year": kp}
 
 
 @dataclass
@@ -148,6 +267,23 @@ class Result:
         return self._table("breakdown")
 
     @property
+    def plan(self) -> dict[str, Any]:
+        """The plan: ``closures`` {plant: first year closed, or None} and ``developments``
+        {"model/stack": year developed, or None} for every non-default stack (v1: year 0)."""
+        self.raise_for_status()
+        return self._tables["plan"]
+
+    @property
+    def multi_year(self) -> bool:
+        """True for a plan over periods (the tables then carry a ``year`` column)."""
+        return "kpis_by_year" in self._tables
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Any result table by name (also ``plant_years``, ``quota_use``, ``breakdown_by_year``,
+        ``kpis_by_year`` of a multi-year plan)."""
+        return self._table(name)
+
+    @property
     def kpis(self) -> dict[str, Any]:
         """Headline figures: plants kept/closed, jobs cut, units sold, NPV."""
         if not self.status.has_solution:
@@ -179,9 +315,22 @@ class Result:
         k = self.kpis
         bd = None
         if self.status.has_solution:
-            bd = {r.component: {"annual": None if pd.isna(r.annual) else float(r.annual), "npv": float(r.npv)}
-                  for r in self.breakdown.itertuples()}
+            bd = {r["component"]: ({"annual": None if pd.isna(r["annual"]) else float(r["annual"])} if "annual" in r
+                                   else {}) | {"npv": float(r["npv"])}
+                  for r in self.breakdown.to_dict("records")}
         rep = self.report
+        extra: dict[str, Any] = {}
+        if self.status.has_solution:
+            extra["plan"] = self.plan
+            if self.multi_year:
+                by = self._tables["breakdown_by_year"]
+                for comp, grp in by.groupby("component", sort=False):
+                    if comp in bd:
+                        bd[comp]["by_year"] = {int(r.year): float(r.value) for r in grp.itertuples()}
+                        bd[comp]["discounted_by_year"] = {int(r.year): float(r.npv) for r in grp.itertuples()}
+                extra["kpis_by_year"] = {int(r["year"]): {k: (float(v) if k != "plants_open" else int(v))
+                                                          for k, v in r.items() if k != "year"}
+                                         for r in self._tables["kpis_by_year"].to_dict("records")}
         scen = {} if self.scenario is None else {"scenario": self.scenario,
                                                   "scenario_changes": list(self.scenario_changes)}
         return {
@@ -195,6 +344,7 @@ class Result:
             "jobs_cut": k.get("jobs_cut"),
             "kpis": k,
             "breakdown": bd,
+            **extra,
             "timings": self.timings,
             "termination": str(rep.termination.value) if rep else None,
             "solver": rep.solver if rep else "HiGHS",
@@ -211,7 +361,7 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=_json_default) + "\n")
         if self.status.has_solution:
-            for name in TABLE_NAMES:
+            for name in TABLE_NAMES + (YEAR_TABLES if self.multi_year else ()):
                 self._tables[name].to_csv(out / f"{name}.csv", index=False)
         return out
 

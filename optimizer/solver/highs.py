@@ -1,11 +1,14 @@
-"""Hand a built Pyomo model to HiGHS and report honestly why it stopped.
+"""Hand a built model to HiGHS and report honestly why it stopped.
 
-Two paths are available (``SolveOptions.interface``):
+Three paths:
 
-``"direct"`` (default)
+:func:`solve_blocks` (default)
+    The model's blocks, assembled once into a CSC matrix, go to highspy in one
+    ``passModel`` call; the solution comes back as a vector by column.
+:func:`solve_direct` (a Pyomo model that the user touched, ``interface="direct"``)
     Pyomo's linear standard-form compiler turns the model into sparse matrices,
     which go to highspy in one ``passModel`` call; no LP/MPS file is written.
-``"pyomo"``
+:func:`solve_pyomo` (``interface="pyomo"``)
     Pyomo's ``contrib.solver`` HiGHS interface (persistent, term by term).
 
 "Why the solver stopped" (:class:`Termination`) is kept apart from "what solution
@@ -21,10 +24,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pyomo.environ as pyo
 
 from ..errors import SolveError, SolverUnavailableError
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
+
+    from ..models import Blocks
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +161,8 @@ class SolveReport:
     sizes: dict[str, int] = field(default_factory=dict)
     import_seconds: float = 0.0
     """One-off lazy imports on the first solve of a process (not part of the transfer)."""
+    solution: np.ndarray | None = field(default=None, repr=False)
+    """Primal values by column (the blocks path), ``None`` without a solution."""
 
 
 def _highspy() -> Any:
@@ -185,8 +196,84 @@ def _gap(obj: float | None, bound: float | None) -> float | None:
     return abs(obj - bound) / max(abs(obj), 1e-10) if obj != bound else 0.0
 
 
+def solve_blocks(mb: Blocks, opts: SolveOptions, start: np.ndarray | None = None) -> SolveReport:
+    """Assemble the blocks into one CSC matrix, one ``passModel`` to highspy, solve.
+
+    ``start`` (values by column, NaN = unknown) is handed to HiGHS as a MIP start.
+    """
+    highspy = _highspy()
+    t0 = time.perf_counter()
+    a, row_lower, row_upper = mb.matrix()
+    col_lower, col_upper, integrality = mb.bounds()
+    c, offset = mb.objective()
+    n, nrow = mb.n_cols, mb.n_rows
+    h = highspy.Highs()
+    _apply_options(h, opts)
+    status = h.passModel(n, nrow, int(a.nnz), 1, -1, offset, c, col_lower, col_upper, row_lower, row_upper,
+                         a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
+                         integrality)
+    if _is_error(status):
+        return _error_report(h, "HiGHS refused the model (passModel): a coefficient or bound it cannot represent",
+                             time.perf_counter() - t0)
+    if start is not None and integrality.any():
+        known = np.flatnonzero(~np.isnan(start))
+        if len(known):
+            h.setSolution(len(known), known.astype(np.int32), start[known].astype(float))
+    transfer = time.perf_counter() - t0
+    return _run(h, opts, transfer, n, nrow, int(a.nnz), integrality, offset, 0.0)
+
+
+def _is_error(status: Any) -> bool:
+    return getattr(status, "name", str(status)).endswith("kError")
+
+
+def _error_report(h: Any, message: str, seconds: float) -> SolveReport:
+    return SolveReport(
+        status=Status.ERROR, termination=Termination.ERROR, has_solution=False, objective=None, bound=None, gap=None,
+        nodes=None, solver="HiGHS", solver_version=h.version(), transfer_seconds=seconds, solver_seconds=0.0,
+        message=message,
+    )
+
+
+def _run(h: Any, opts: SolveOptions, transfer: float, n: int, nrow: int, nnz: int, integrality: np.ndarray,
+         offset: float, import_seconds: float) -> SolveReport:
+    """Run HiGHS on the passed model and report why it stopped and what solution it holds."""
+    h.run()
+    highs_time = h.getRunTime()
+    ms = h.getModelStatus()
+    name = h.modelStatusToString(ms)
+    key = ms.name if hasattr(ms, "name") else str(ms)
+    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
+    if term is Termination.UNKNOWN:
+        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
+    info = h.getInfo()
+    has_sol = int(info.primal_solution_status) == 2 or (term is Termination.EMPTY and n == 0)
+    if term is Termination.EMPTY:
+        term = Termination.OPTIMAL if n == 0 else Termination.ERROR
+    is_mip = bool(integrality.any())
+    objective = bound = gap = None
+    values = None
+    nodes = int(info.mip_node_count) if is_mip else None
+    if has_sol:
+        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
+        objective = float(info.objective_function_value) if n else offset
+        if is_mip:
+            bound = float(info.mip_dual_bound)
+            gap = _gap(objective, bound)
+        else:
+            bound, gap = objective, 0.0
+    return SolveReport(
+        status=derive_status(term, has_sol), termination=term, has_solution=has_sol, objective=objective,
+        bound=bound, gap=gap, nodes=nodes, solver="HiGHS", solver_version=h.version(),
+        transfer_seconds=transfer, solver_seconds=float(highs_time), highs_status=name, import_seconds=import_seconds,
+        sizes={"variables": n, "binaries": int(integrality.sum()), "rows": int(nrow), "nonzeros": nnz},
+        solution=values,
+    )
+
+
 def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     """Standard-form compile, one ``passModel`` to highspy, solve, load values into ``m``."""
+    import pyomo.environ as pyo
     from pyomo.common.errors import InfeasibleConstraintException
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
@@ -217,44 +304,21 @@ def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     A = sf.A.tocsc()
     h = highspy.Highs()
     _apply_options(h, opts)
-    h.passModel(n, nrow, int(A.nnz), 1, sense, offset, c, col_lower, col_upper, row_lower, row_upper,
-                A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integrality)
+    status = h.passModel(n, nrow, int(A.nnz), 1, sense, offset, c, col_lower, col_upper, row_lower, row_upper,
+                         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integrality)
+    if _is_error(status):
+        return _error_report(h, "HiGHS refused the model (passModel): a coefficient or bound it cannot represent",
+                             time.perf_counter() - t0)
     start = [(j, v.value) for j, v in enumerate(cols) if v.value is not None]
     if start and integrality.any():
         idx, val = zip(*start)
         h.setSolution(len(idx), np.array(idx, dtype=np.int32), np.array(val, dtype=float))
     transfer = time.perf_counter() - t0
-    h.run()
-    highs_time = h.getRunTime()
-    ms = h.getModelStatus()
-    name = h.modelStatusToString(ms)
-    key = ms.name if hasattr(ms, "name") else str(ms)
-    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
-    if term is Termination.UNKNOWN:
-        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
-    info = h.getInfo()
-    has_sol = int(info.primal_solution_status) == 2 or term is Termination.EMPTY
-    if term is Termination.EMPTY:
-        term = Termination.OPTIMAL
-    is_mip = bool(integrality.any())
-    objective = bound = gap = None
-    nodes = int(info.mip_node_count) if is_mip else None
-    if has_sol:
-        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
-        for v, val in zip(cols, values):
+    report = _run(h, opts, transfer, n, nrow, int(A.nnz), integrality, offset, import_seconds)
+    if report.solution is not None:
+        for v, val in zip(cols, report.solution.tolist()):
             v.set_value(float(val), skip_validation=True)
-        objective = float(info.objective_function_value) if n else offset
-        if is_mip:
-            bound = float(info.mip_dual_bound)
-            gap = _gap(objective, bound)
-        else:
-            bound, gap = objective, 0.0
-    return SolveReport(
-        status=derive_status(term, has_sol), termination=term, has_solution=has_sol, objective=objective,
-        bound=bound, gap=gap, nodes=nodes, solver="HiGHS", solver_version=h.version(),
-        transfer_seconds=transfer, solver_seconds=float(highs_time), highs_status=name, import_seconds=import_seconds,
-        sizes={"variables": n, "binaries": int(integrality.sum()), "rows": int(nrow), "nonzeros": int(A.nnz)},
-    )
+    return report
 
 
 def _trivial_infeasible(message: str, seconds: float, highspy: Any) -> SolveReport:

@@ -154,7 +154,8 @@ def explain(
             meta[jid] = {"kind": "plant", "decision": p, "base": "kept" if kept else "closed",
                          "flip": "forced closed" if kept else "forced kept"}
         if software and len(sw):
-            usable = set(build(inst_used).model.W)
+            wl = build(inst_used).blocks.vars["w"].labels
+            usable = set(zip(wl["model"], wl["stack"]))
             for r in sw.itertuples():
                 if _truthy(r.default):
                     continue

@@ -1,0 +1,199 @@
+"""The model as arrays: variable blocks, constraint blocks and named cost components.
+
+Every family of the formulation adds its part here, vectorised (linopy style):
+
+- a :class:`VarBlock` is one variable family: labels (a DataFrame of its index
+  columns), lower and upper bounds, integrality; its columns in the assembled model
+  are ``offset .. offset + size - 1``;
+- a :class:`ConBlock` is one constraint family: labels, row bounds and the nonzeros
+  as (row, column, value) triples;
+- a :class:`Cost` is one named component of the NPV (revenue, production, freight,
+  ...): coefficients on columns and a constant.  The objective is their sum, so the
+  breakdown of a solution comes from the numbers optimised.
+
+:meth:`Blocks.matrix` assembles everything once into one CSC matrix for HiGHS;
+:mod:`.pyomo_model` turns the same blocks into a Pyomo model on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass
+class VarBlock:
+    """One variable family (e.g. ``x`` flows, ``z`` plants open per year)."""
+
+    name: str
+    labels: pd.DataFrame
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: bool
+    offset: int = 0
+    description: str = ""
+
+    @property
+    def size(self) -> int:
+        """Number of variables."""
+        return len(self.labels)
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Their column indices in the assembled model."""
+        return np.arange(self.offset, self.offset + self.size)
+
+    def col(self, keys: pd.DataFrame) -> np.ndarray:
+        """Column of each row of ``keys`` (same columns as ``labels``); -1 where absent."""
+        if self.size == 0 or len(keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        cols = list(self.labels.columns)
+        index = pd.MultiIndex.from_frame(self.labels[cols])
+        pos = index.get_indexer(pd.MultiIndex.from_frame(keys[cols]))
+        return np.where(pos >= 0, pos + self.offset, -1)
+
+
+@dataclass
+class ConBlock:
+    """One constraint family: lower <= A x <= upper over its rows (nonzeros as triples)."""
+
+    name: str
+    labels: pd.DataFrame
+    lower: np.ndarray
+    upper: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    val: np.ndarray
+    offset: int = 0
+    description: str = ""
+
+    @property
+    def size(self) -> int:
+        """Number of rows."""
+        return len(self.labels)
+
+
+@dataclass
+class Cost:
+    """One named component of the NPV: value = constant + sum(coef * column value).
+
+    Values are signed contributions to the NPV (revenue positive, costs negative).
+    ``year`` (optional, per coefficient) is the plan year a coefficient belongs to,
+    for the breakdown by year.
+    """
+
+    name: str
+    col: np.ndarray
+    coef: np.ndarray
+    constant: float = 0.0
+    year: np.ndarray | None = None
+
+
+@dataclass
+class Blocks:
+    """All blocks of one model, in build order."""
+
+    name: str = "model"
+    vars: dict[str, VarBlock] = field(default_factory=dict)
+    cons: dict[str, ConBlock] = field(default_factory=dict)
+    costs: list[Cost] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Reasons the model is infeasible before any solve (e.g. demand that no flow can serve)."""
+    n_cols: int = 0
+    n_rows: int = 0
+
+    def add_vars(self, name: str, labels: pd.DataFrame, lower: np.ndarray | float, upper: np.ndarray | float,
+                 integer: bool, description: str = "") -> VarBlock:
+        """Register a variable family; its columns follow the ones already registered."""
+        n = len(labels)
+        vb = VarBlock(name, labels.reset_index(drop=True), np.broadcast_to(np.asarray(lower, float), (n,)).copy(),
+                      np.broadcast_to(np.asarray(upper, float), (n,)).copy(), integer, self.n_cols, description)
+        self.vars[name] = vb
+        self.n_cols += n
+        return vb
+
+    def add_cons(self, name: str, labels: pd.DataFrame, row: np.ndarray, col: np.ndarray, val: np.ndarray,
+                 lower: np.ndarray | float, upper: np.ndarray | float, description: str = "") -> ConBlock | None:
+        """Register a constraint family (returns ``None`` and adds nothing when it has no rows)."""
+        n = len(labels)
+        if n == 0:
+            return None
+        col = np.asarray(col, dtype=np.int64)
+        if (col < 0).any():
+            msg = f"constraint family {name}: a term refers to a variable that does not exist"
+            raise AssertionError(msg)
+        cb = ConBlock(name, labels.reset_index(drop=True), np.broadcast_to(np.asarray(lower, float), (n,)).copy(),
+                      np.broadcast_to(np.asarray(upper, float), (n,)).copy(), np.asarray(row, dtype=np.int64), col,
+                      np.asarray(val, dtype=float), self.n_rows, description)
+        self.cons[name] = cb
+        self.n_rows += n
+        return cb
+
+    def add_cost(self, name: str, col: np.ndarray, coef: np.ndarray, constant: float = 0.0,
+                 year: np.ndarray | None = None) -> None:
+        """Add a named NPV component (signed: costs enter with negative coefficients)."""
+        self.costs.append(Cost(name, np.asarray(col, dtype=np.int64), np.asarray(coef, dtype=float), float(constant),
+                               None if year is None else np.asarray(year)))
+
+    # ------------------------------------------------------------------ assembly
+    def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lower, upper, integrality) over all columns."""
+        vbs = list(self.vars.values())
+        if not vbs:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32)
+        lo = np.concatenate([v.lower for v in vbs])
+        hi = np.concatenate([v.upper for v in vbs])
+        integ = np.concatenate([np.full(v.size, 1 if v.integer else 0, dtype=np.int32) for v in vbs])
+        return lo, hi, integ
+
+    def objective(self) -> tuple[np.ndarray, float]:
+        """(c, constant) of the NPV to maximise: the sum of the cost components."""
+        c = np.zeros(self.n_cols)
+        const = 0.0
+        for k in self.costs:
+            np.add.at(c, k.col, k.coef)
+            const += k.constant
+        return c, const
+
+    def matrix(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+        """(A, row lower, row upper) of every constraint block, assembled once (duplicates summed)."""
+        cbs = list(self.cons.values())
+        if not cbs:
+            return sp.csc_matrix((0, self.n_cols)), np.zeros(0), np.zeros(0)
+        rows = np.concatenate([c.row + c.offset for c in cbs])
+        cols = np.concatenate([c.col for c in cbs])
+        vals = np.concatenate([c.val for c in cbs])
+        a = sp.csc_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+        a.sum_duplicates()
+        a.eliminate_zeros()
+        lo = np.concatenate([c.lower for c in cbs])
+        hi = np.concatenate([c.upper for c in cbs])
+        return a, lo, hi
+
+    def values(self, solution: np.ndarray, name: str) -> np.ndarray:
+        """The solution values of variable family ``name`` (empty if it has no variables)."""
+        vb = self.vars.get(name)
+        if vb is None:
+            return np.zeros(0)
+        return solution[vb.offset: vb.offset + vb.size]
+
+    def sizes(self) -> dict[str, int]:
+        """Variables, binaries, rows and nonzeros."""
+        nnz = sum(len(c.val) for c in self.cons.values())
+        nbin = sum(v.size for v in self.vars.values() if v.integer)
+        return {"variables": self.n_cols, "binaries": nbin, "rows": self.n_rows, "nonzeros": int(nnz)}
+
+
+def group_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Row number of each item of ``keys`` (one row per distinct key, sorted) and the distinct keys.
+
+    The workhorse of every "sum over a group" family: items are flow-years, keys the
+    columns that define a row (plant and year for plant capacity, ...).
+    """
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64), keys.iloc[:0].reset_index(drop=True)
+    g = keys.groupby(list(keys.columns), sort=True, dropna=False)
+    return g.ngroup().to_numpy(np.int64), g.size().index.to_frame(index=False)
