@@ -63,8 +63,13 @@ R6. Quotas cover only non-domestic flows (section 6).  Every covered flow gets
 R7. A plan is feasible when every year's flow problem is feasible; a demand
     row with min_units > 0 in a year where no flow can serve it makes that
     year (and every plan) infeasible.
-R8. Scenario sets: a plan infeasible in any scenario of the set is not
-    eligible.  The reported value of ``max_regret`` is the minimised maximum
+R8. Scenario sets: a plan infeasible in any scenario of the set (also one
+    with weight 0) is not eligible; a scenario infeasible on its own (no
+    NPV*_s) makes the set infeasible, whatever the criterion.  NPV*_s is
+    found over the same plans as the set (a scenario cannot change the plan
+    rules, so this is the scenario solved alone).  Weights naming a scenario
+    outside the set are an input error; a scenario the weights omit has
+    weight 0.  The reported value of ``max_regret`` is the minimised maximum
     regret (a number >= 0), of ``expected`` the expected NPV, of
     ``worst_case`` the worst NPV.  When several plans are optimal for the set
     criterion, or several plans are optimal for the unchanged instance, VSS and
