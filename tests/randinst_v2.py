@@ -27,6 +27,9 @@ scenarios that change only what section 8 allows a scenario of a set to change
 criterion and weights.
 
 ``features(inst)`` names the features one instance uses (for coverage tests).
+
+``write(inst, folder, csv=...)`` writes an instance dict as a folder (tables
+inline, or as CSV files), for code that reads folders.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from __future__ import annotations
 import copy
 import itertools
 import random
+from pathlib import Path
 
-__all__ = ["generate", "generate_set", "features", "WILDCARD"]
+__all__ = ["generate", "generate_set", "features", "write", "WILDCARD"]
 
 WILDCARD = "*"
 COUNTRIES = ["JP", "US", "MX", "CN"]
@@ -484,3 +488,15 @@ def features(inst: dict) -> set[str]:
         if isinstance(v, list):
             f.add("rule_list")
     return f
+
+
+def write(inst: dict, folder: Path, csv: bool | list[str] = False) -> Path:
+    """Write ``inst`` to ``folder/instance.yaml``; ``csv``: True (every table) or a list
+    of table names written as CSV files, the others inline.  Returns the folder."""
+    from helpers import write_instance  # tests/helpers.py (no engine imports)
+
+    cfg = copy.deepcopy(inst)
+    tables = cfg.pop("tables")
+    names = list(tables) if csv is True else list(csv or [])
+    cfg["tables"] = {k: v for k, v in tables.items() if k not in names}
+    return write_instance(Path(folder), cfg, {k: tables[k] for k in names})

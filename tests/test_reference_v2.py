@@ -285,6 +285,18 @@ def test_random_v2_instance_runs(seed):
         assert set(res.plan.closures) == {p["plant"] for p in inst["tables"]["plants"]}
 
 
+@pytest.mark.parametrize("seed", range(0, 60, 4))
+def test_random_v2_instance_read_from_csv_folder(tmp_path, seed):
+    """The same instance as a dict, as an inline folder and as CSV files gives one answer."""
+    inst = randinst_v2.generate(seed)
+    a = ref.solve(inst)
+    for csv in (False, True):
+        b = ref.solve(randinst_v2.write(inst, tmp_path / f"csv{csv}", csv=csv))
+        assert b.status == a.status
+        if a.npv is not None:
+            assert b.npv == approx(a.npv)
+
+
 @pytest.mark.parametrize("seed", [s for s in V2_SEEDS if "periods" not in randinst_v2.generate(s)])
 def test_steady_state_is_one_undiscounted_period(seed):
     """R1: without periods, with r = 0 and H = 1, the instance is its one-year plan."""
