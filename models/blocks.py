@@ -18,10 +18,13 @@ Every family of the formulation adds its part here, vectorised (linopy style):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @dataclass
@@ -160,6 +163,8 @@ class Blocks:
 
     def matrix(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
         """(A, row lower, row upper) of every constraint block, assembled once (duplicates summed)."""
+        import scipy.sparse as sp
+
         cbs = list(self.cons.values())
         if not cbs:
             return sp.csc_matrix((0, self.n_cols)), np.zeros(0), np.zeros(0)

@@ -1,24 +1,23 @@
-"""optimizer: strategic supply-chain network design, solved with HiGHS through Pyomo.
+"""optimizer: strategic supply-chain network design, solved with HiGHS (Pyomo on demand).
 
 The public API::
 
     inst = optimizer.load("instances/nissan_2026")     # validated Instance
     res = optimizer.solve(inst, time_limit=60)           # Result: status, objective, tables
-    built = optimizer.build(inst)                        # the Pyomo model, to extend before solving
+    built = optimizer.build(inst)                        # blocks; built.model = the Pyomo model, to extend
     res = optimizer.solve(built)
     index = optimizer.run_batch("runs.yaml", "out/")     # many jobs, locally or on Dask
+
+Names are imported on first use (PEP 562), so ``import optimizer`` and the command
+line start without loading pandas, Pyomo or the solver.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from .models import BuildOptions
-
-from .api import BuiltModel, build, load, solve
-from .studies.batch import read_index, run_batch
-from .studies.compare import compare
-from .studies.explain import explain
 from .errors import (
     InstanceError,
     InstanceLoadError,
@@ -30,15 +29,58 @@ from .errors import (
     SolveError,
     SolverUnavailableError,
 )
-from .data.instance import Instance
-from .results.tables import Result
-from .studies.scenarios import apply_scenario, load_scenarios, solve_scenario
-from .solver.highs import SolveOptions, SolveReport, Status, Termination
 
 try:
     __version__ = version("optimizer")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
+
+_LAZY: dict[str, str] = {
+    "BuildOptions": ".models",
+    "BuiltModel": ".api",
+    "build": ".api",
+    "load": ".api",
+    "solve": ".api",
+    "read_index": ".studies.batch",
+    "run_batch": ".studies.batch",
+    "compare": ".studies.compare",
+    "explain": ".studies.explain",
+    "Instance": ".data.instance",
+    "Result": ".results.tables",
+    "apply_scenario": ".studies.scenarios",
+    "load_scenarios": ".studies.scenarios",
+    "solve_scenario": ".studies.scenarios",
+    "SolveOptions": ".solver.highs",
+    "SolveReport": ".solver.highs",
+    "Status": ".solver.highs",
+    "Termination": ".solver.highs",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import BuiltModel, build, load, solve
+    from .data.instance import Instance
+    from .models import BuildOptions
+    from .results.tables import Result
+    from .solver.highs import SolveOptions, SolveReport, Status, Termination
+    from .studies.batch import read_index, run_batch
+    from .studies.compare import compare
+    from .studies.explain import explain
+    from .studies.scenarios import apply_scenario, load_scenarios, solve_scenario
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'optimizer' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BuildOptions",

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import yaml
 from pydantic import ValidationError
 
@@ -266,7 +265,9 @@ def _parse_column(
     return pd.Series(labels, index=s.index, dtype=object)
 
 
-def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
+def _pandera_schema(spec: TableSpec) -> Any:
+    import pandera.pandas as pa  # heavy: loaded when a table is first checked
+
     cols = {}
     for c in spec.columns:
         checks = []
@@ -278,12 +279,16 @@ def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, unique=list(spec.key), report_duplicates="all")
 
 
-_PA_SCHEMAS = {name: _pandera_schema(spec) for name, spec in TABLES.items()}
+_PA_SCHEMAS: dict[str, Any] = {}
 _CHECK_TEXT = {"greater_than_or_equal_to": ">=", "less_than_or_equal_to": "<="}
 
 
 def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series, problems: list[Problem]) -> None:
     """Range, required-value and duplicate-key checks (pandera, all failures collected)."""
+    import pandera.pandas as pa
+
+    if spec.name not in _PA_SCHEMAS:
+        _PA_SCHEMAS[spec.name] = _pandera_schema(spec)
     try:
         _PA_SCHEMAS[spec.name].validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
