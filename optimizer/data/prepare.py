@@ -188,6 +188,6 @@ def prepare(inst: Instance) -> ModelData:
     return ModelData(
         plants=plants, stacks=stacks, flows=f, demand=demand, lines=lines, channels=channels,
         annuity=annuity_factor(s.horizon_years, s.discount_rate), plants_kept=kept,
-        min_jobs_cut=s.min_jobs_cut, single_sourcing=s.single_sourcing, duty_basis=s.duty_basis,
+        min_jobs_cut=s.min_jobs_cut.min, single_sourcing=s.single_sourcing, duty_basis=s.duty_basis,
         name=inst.name, currency=s.currency,
     )
