@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InstanceLoadError, InstanceValidationError, Problem
-from .schema import TABLES, ColumnSpec, Settings, TableSpec
+from .schema import TABLES, YEAR_COLUMNS, ColumnSpec, Settings, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,26 @@ def read_yaml(file: Path) -> dict[str, Any]:
     return data
 
 
-def _settings_problems(exc: ValidationError, where: str) -> list[Problem]:
+_RULE_KEYS = ("plants_kept", "capacity_kept", "min_jobs_cut", "co2_cap")
+
+
+def settings_key(loc: tuple[Any, ...], raw: Any = None) -> str:
+    """Dotted key of a pydantic error location; rule lists read ``plants_kept[2].max`` (1-based).
+
+    A rule key given as one mapping or number (not a list) is named without an index.
+    """
+    parts: list[str] = []
+    for i, x in enumerate(loc):
+        if isinstance(x, int) and i == 1 and loc[0] in _RULE_KEYS:
+            if isinstance(raw, dict) and not isinstance(raw.get(loc[0]), list):
+                continue
+            parts[-1] += f"[{x + 1}]"
+            continue
+        parts.append(str(x))
+    return ".".join(parts)
+
+
+def _settings_problems(exc: ValidationError, where: str, raw: Any = None) -> list[Problem]:
     out = []
     tables_reported: set[str] = set()
     for err in exc.errors():
@@ -132,7 +151,7 @@ def _settings_problems(exc: ValidationError, where: str) -> list[Problem]:
                 out.append(Problem(where, f"must be a CSV path or a list of records (got {err.get('input')!r}).",
                                    column=f"tables.{loc[1]}", fix="Write e.g. 'plants: plants.csv' or a list of mappings."))
             continue
-        key = ".".join(str(x) for x in loc)
+        key = settings_key(tuple(loc), raw)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(err["loc"][:-1])
             out.append(
@@ -146,11 +165,15 @@ def _settings_problems(exc: ValidationError, where: str) -> list[Problem]:
 def _allowed_keys(loc: tuple[Any, ...]) -> str:
     model: Any = Settings
     for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a rule list
         fld = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if fld is None:
             break
         ann = fld.annotation
-        model = ann if hasattr(ann, "model_fields") else None
+        # unwrap list[X] and X | None
+        cands = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in cands if hasattr(c, "model_fields")), None)
     if model is None or not hasattr(model, "model_fields"):
         return "see the instance format in the README"
     return ", ".join(model.model_fields)
@@ -229,16 +252,23 @@ def _parse_column(
     present = s.notna()
     if spec.kind in {"id", "str"}:
         return s.astype(object).where(present, None)
-    if spec.kind in {"float", "int"}:
+    if spec.kind in {"float", "int", "year"}:
         num = pd.to_numeric(s, errors="coerce").astype(float)
         bad = present & (num.isna() | ~num.map(math.isfinite).astype(bool))
-        if spec.kind == "int":
-            bad |= present & num.notna() & (num % 1 != 0)
         for i in s.index[bad]:
             problems.append(
                 Problem(where, f"'{s[i]}' is not a finite number.", table=table, row=int(rows[i]), column=spec.name,
                         fix=f"Write a number ({spec.unit or 'no unit'}).")
             )
+        if spec.kind in {"int", "year"}:
+            frac = present & ~bad & (num % 1 != 0)
+            what = "a whole year" if spec.kind == "year" else "an integer"
+            for i in s.index[frac]:
+                problems.append(
+                    Problem(where, f"'{s[i]}' is not {what}.", table=table, row=int(rows[i]), column=spec.name,
+                            fix=f"Write {what} (e.g. 2027)." if spec.kind == "year" else f"Write {what}.")
+                )
+            bad |= frac
         return num.where(~bad)
     if spec.kind == "bool":
         low = s.str.lower()
@@ -273,14 +303,76 @@ def _pandera_schema(spec: TableSpec) -> Any:
         checks = []
         if c.ge is not None:
             checks.append(pa.Check.ge(c.ge))
+        if c.gt is not None:
+            checks.append(pa.Check.gt(c.gt))
         if c.le is not None:
             checks.append(pa.Check.le(c.le))
         cols[c.name] = pa.Column(checks=checks, nullable=not c.required, required=False)
-    return pa.DataFrameSchema(cols, unique=list(spec.key), report_duplicates="all")
+    # tables with year ranges check their keys in _check_key_ranges (rows of one key may repeat)
+    unique = None if _has_ranges(spec) else list(spec.key)
+    return pa.DataFrameSchema(cols, unique=unique, report_duplicates="all")
+
+
+def _has_ranges(spec: TableSpec) -> bool:
+    names = {c.name for c in spec.columns}
+    return all(y in names for y in YEAR_COLUMNS)
+
+
+def _fmt_range(lo: float, hi: float) -> str:
+    a = "open" if math.isnan(lo) else f"{lo:.0f}"
+    b = "open" if math.isnan(hi) else f"{hi:.0f}"
+    return a if a == b and a != "open" else f"{a}..{b}"
+
+
+def _check_key_ranges(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series, problems: list[Problem]) -> None:
+    """Rows of one key must have non-overlapping [from_year, to_year] ranges (empty = open-ended).
+
+    Also: to_year before from_year.  Two rows of one key without any year are reported
+    as a duplicate key (as in v1); overlapping ranges name both rows and the years.
+    """
+    lo = df["from_year"].astype(float)
+    hi = df["to_year"].astype(float)
+    for i in df.index[(lo > hi).fillna(False)]:
+        problems.append(Problem(where, f"to_year ({hi[i]:.0f}) is before from_year ({lo[i]:.0f}).", table=spec.name,
+                                row=int(rows[i]), column="to_year", fix="Make from_year <= to_year (both inclusive)."))
+    key = list(spec.key)
+    dup = df.duplicated(key, keep=False) & ~(lo > hi).fillna(False)
+    if not dup.any():
+        return
+    sub = df.loc[dup, key].copy()
+    sub["_lo"] = lo[dup].fillna(-math.inf)
+    sub["_hi"] = hi[dup].fillna(math.inf)
+    for kval, grp in sub.groupby(key, dropna=False, sort=False):
+        key_t = kval if isinstance(kval, tuple) else (kval,)
+        kd = dict(zip(spec.key, key_t))
+        if np.isinf(grp["_lo"]).all() and np.isinf(grp["_hi"]).all():
+            lines = [int(rows[i]) for i in grp.index]
+            problems.append(Problem(where, f"duplicate key {kd} on rows {lines}.", table=spec.name, row=lines[-1],
+                                    column=", ".join(spec.key),
+                                    fix="Keep one row per key (merge or delete the others), or give the rows "
+                                        "from_year/to_year ranges that do not overlap."))
+            continue
+        g = grp.sort_values(["_lo", "_hi"], kind="stable")
+        reach_i = None
+        for i, r_lo, r_hi in zip(g.index, g["_lo"], g["_hi"]):
+            if reach_i is not None and r_lo <= sub.at[reach_i, "_hi"]:
+                a, b = sorted((int(rows[reach_i]), int(rows[i])))
+                ov_lo = max(r_lo, sub.at[reach_i, "_lo"])
+                ov_hi = min(r_hi, sub.at[reach_i, "_hi"])
+                span = _fmt_range(ov_lo if math.isfinite(ov_lo) else math.nan, ov_hi if math.isfinite(ov_hi) else math.nan)
+                problems.append(Problem(
+                    where, f"rows {a} and {b} have the same key {kd} and overlapping year ranges "
+                    f"({_fmt_range(lo[reach_i], hi[reach_i])} and {_fmt_range(lo[i], hi[i])}; both apply in {span}).",
+                    table=spec.name, row=b, column="from_year, to_year",
+                    fix=f"Change from_year/to_year of row {a} or row {b} so that at most one row of this key applies "
+                        "in each year (both years are inclusive; empty = open-ended)."))
+            if reach_i is None or r_hi > sub.at[reach_i, "_hi"]:
+                reach_i = i
 
 
 _PA_SCHEMAS: dict[str, Any] = {}
-_CHECK_TEXT = {"greater_than_or_equal_to": ">=", "less_than_or_equal_to": "<="}
+_CHECK_TEXT = {"greater_than_or_equal_to": ">=", "less_than_or_equal_to": "<=", "greater_than": ">",
+               "less_than": "<"}
 
 
 def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series, problems: list[Problem]) -> None:
@@ -350,6 +442,8 @@ def _build_table(
         if extra in raw.columns:
             out[extra] = raw[extra].fillna("").astype(str)
     _check_table(out, spec, where, rows, problems)
+    if _has_ranges(spec) and not any(q.where == where and q.column in YEAR_COLUMNS for q in problems[n_before:]):
+        _check_key_ranges(out, spec, where, rows, problems)
     for c in spec.columns:
         if not c.required and c.default_from is None and c.default is not None:
             if c.kind == "list":
@@ -362,7 +456,7 @@ def _build_table(
 
 def empty_table(name: str) -> pd.DataFrame:
     """An empty table with the columns of ``name``."""
-    return pd.DataFrame({c.name: pd.Series(dtype=object if c.kind not in {"float", "int"} else float)
+    return pd.DataFrame({c.name: pd.Series(dtype=object if c.kind not in {"float", "int", "year"} else float)
                          for c in TABLES[name].columns})
 
 
@@ -396,7 +490,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_settings_problems(exc, yaml_name))
+        problems.extend(_settings_problems(exc, yaml_name, raw))
         settings = None
     given = raw.get("tables")
     tables_raw: dict[str, Any] = given if isinstance(given, dict) else {}

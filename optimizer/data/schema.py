@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # ---------------------------------------------------------------------------
 # instance.yaml settings
@@ -39,28 +39,216 @@ class Source(_Strict):
     """What was taken from it."""
 
 
-class PlantsKept(_Strict):
-    """Bounds on the number of plants kept open (an integer n means exactly n)."""
+YEAR_MIN, YEAR_MAX = 1900, 2200
+"""Range allowed for every year (periods, rule years, table year columns)."""
 
-    min: int | None = Field(default=None, ge=0)
-    """At least this many plants are kept (count)."""
-    max: int | None = Field(default=None, ge=0)
-    """At most this many plants are kept (count)."""
+MAX_PERIODS = 100
+"""At most this many periods (calendar years) in one plan."""
+
+
+class Periods(_Strict):
+    """One period per calendar year ``first``..``last`` (inclusive)."""
+
+    first: int = Field(ge=YEAR_MIN, le=YEAR_MAX)
+    """First year Y1 of the plan (year)."""
+    last: int = Field(ge=YEAR_MIN, le=YEAR_MAX)
+    """Last year YT of the plan (year)."""
+
+    @model_validator(mode="after")
+    def _order(self) -> Periods:
+        if self.first > self.last:
+            msg = f"first ({self.first}) is after last ({self.last}); set first <= last"
+            raise ValueError(msg)
+        if self.last - self.first + 1 > MAX_PERIODS:
+            msg = f"{self.last - self.first + 1} periods ({self.first}..{self.last}); at most {MAX_PERIODS} are allowed"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def years(self) -> range:
+        """The calendar years Y1..YT."""
+        return range(self.first, self.last + 1)
+
+
+def _country_list(value: Any) -> Any:
+    """A selector may be one country (a string) or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+class _Selector(_Strict):
+    countries: list[str] | None = None
+    """Only plants in these countries (plants.country) count."""
+    exclude_countries: list[str] | None = None
+    """All plants except those in these countries count."""
 
     @model_validator(mode="before")
     @classmethod
-    def _exact(cls, value: Any) -> Any:
-        """``plants_kept: 10`` means exactly 10 (min = max = 10)."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            return {"min": value, "max": value}
+    def _one_selector(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = dict(value)
+            for k in ("countries", "exclude_countries"):
+                if k in value:
+                    value[k] = _country_list(value[k])
+            if value.get("countries") is not None and value.get("exclude_countries") is not None:
+                msg = "give at most one selector: countries or exclude_countries, not both"
+                raise ValueError(msg)
+            for k in ("countries", "exclude_countries"):
+                if isinstance(value.get(k), list) and not value[k]:
+                    msg = f"{k} is an empty list; name at least one country or remove {k}"
+                    raise ValueError(msg)
         return value
 
+    @property
+    def selector(self) -> tuple[str, tuple[str, ...]] | None:
+        """``("countries", (...))``, ``("exclude_countries", (...))`` or None (every plant)."""
+        if self.countries is not None:
+            return "countries", tuple(self.countries)
+        if self.exclude_countries is not None:
+            return "exclude_countries", tuple(self.exclude_countries)
+        return None
+
+    def selects(self, countries: Any) -> Any:
+        """Boolean mask (or bool) of the plants, given their countries, that this rule counts."""
+        import pandas as pd
+
+        c = pd.Series(countries) if not isinstance(countries, pd.Series) else countries
+        if self.countries is not None:
+            return c.isin(self.countries)
+        if self.exclude_countries is not None:
+            return ~c.isin(self.exclude_countries)
+        return pd.Series(True, index=c.index)
+
+
+class _BoundsRule(_Selector):
+    from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
+    """The rule holds in every year >= from_year; empty = the last year only (year)."""
+
     @model_validator(mode="after")
-    def _min_le_max(self) -> PlantsKept:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            msg = f"min ({self.min}) is greater than max ({self.max}); set min <= max"
+    def _min_le_max(self) -> Any:
+        lo, hi = getattr(self, "min"), getattr(self, "max")
+        if lo is None and hi is None:
+            msg = "a rule needs min and/or max"
+            raise ValueError(msg)
+        if lo is not None and hi is not None and lo > hi:
+            msg = f"min ({lo:g}) is greater than max ({hi:g}); set min <= max"
             raise ValueError(msg)
         return self
+
+    @property
+    def plain(self) -> bool:
+        """True for a v1-style rule: every plant, no from_year."""
+        return self.selector is None and self.from_year is None
+
+
+class PlantsKeptRule(_BoundsRule):
+    """Bounds on the number of plants open (an integer n means exactly n)."""
+
+    min: int | None = Field(default=None, ge=0)
+    """At least this many selected plants are open (count)."""
+    max: int | None = Field(default=None, ge=0)
+    """At most this many selected plants are open (count)."""
+
+
+class CapacityKeptRule(_BoundsRule):
+    """Bounds on the capacity of the plants open (a number x means exactly x)."""
+
+    min: float | None = Field(default=None, ge=0)
+    """At least this much capacity of selected plants is open (units/yr)."""
+    max: float | None = Field(default=None, ge=0)
+    """At most this much capacity of selected plants is open (units/yr)."""
+
+
+class JobsRule(_Selector):
+    """Jobs lost (plants.jobs_cut of the selected plants closed by by_year) must reach min."""
+
+    min: float = Field(ge=0)
+    """Jobs cut must reach at least this (people)."""
+    by_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
+    """Count the plants closed in this year; empty = the last year (year)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_max(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "max" in value:
+            msg = "min_jobs_cut has no max (it is a lower bound on jobs cut); remove max"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def plain(self) -> bool:
+        """True for a v1-style rule: every plant, no by_year."""
+        return self.selector is None and self.by_year is None
+
+
+class Co2CapRule(_Strict):
+    """A cap on the yearly emissions E_y."""
+
+    max: float = Field(ge=0)
+    """Emissions must stay at or below this in every covered year (t CO2/yr)."""
+    from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
+    """The cap holds in every year >= from_year; empty = every year (year)."""
+
+
+class RuleList(list):  # type: ignore[type-arg]
+    """A list of plant rules, with the v1 reading (``.min``/``.max``) of its plain rules.
+
+    ``.min`` / ``.max`` are the tightest bounds among the rules that count every plant
+    and have no ``from_year``/``by_year``; they raise ``ValueError`` when the list holds
+    a rule with a selector or a year, so a reader that only knows the v1 form cannot
+    silently ignore a v2 rule.  Iterate the list to read every rule.
+    """
+
+    def _plain(self) -> list[Any]:
+        if any(not r.plain for r in self):
+            msg = "this rule list has rules with a selector or a year; iterate the rules instead of reading .min/.max"
+            raise ValueError(msg)
+        return list(self)
+
+    @property
+    def min(self) -> Any:
+        """The tightest (largest) min of the plain rules, or None."""
+        vals = [r.min for r in self._plain() if r.min is not None]
+        return max(vals) if vals else None
+
+    @property
+    def max(self) -> Any:
+        """The tightest (smallest) max of the plain rules, or None (absent for min_jobs_cut)."""
+        vals = [getattr(r, "max", None) for r in self._plain()]
+        vals = [v for v in vals if v is not None]
+        return min(vals) if vals else None
+
+    @property
+    def is_v1(self) -> bool:
+        """True when every rule is plain (no selector, no year): the v1 form."""
+        return all(r.plain for r in self)
+
+
+def v1_bounds(rules: Any) -> tuple[Any, Any]:
+    """``(min, max)`` of a rule list read the v1 way (see :class:`RuleList`); (None, None) for no rule."""
+    rl = rules if isinstance(rules, RuleList) else RuleList(rules)
+    return rl.min, rl.max
+
+
+def _normalise_rules(value: Any, *, exact: bool) -> Any:
+    """v1 forms -> list of rule mappings.
+
+    ``None`` -> no rule; a number n -> one rule (``exact``: min = max = n, else min = n);
+    a mapping -> one rule (an empty mapping, or one with min and max both empty and no
+    other key, -> no rule); a list -> itself.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [{"min": value, "max": value}] if exact else [{"min": value}]
+    if isinstance(value, dict):
+        if all(v is None for v in value.values()) and set(value) <= {"min", "max"}:
+            return []
+        return [value]
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 class SolverSettings(_Strict):
@@ -96,10 +284,20 @@ class Settings(_Strict):
     """Years H over which annual cash flows count (years)."""
     discount_rate: float = Field(default=0.0, ge=0, lt=1)
     """Annual rate r of the annuity factor A = sum_{t=1..H} (1+r)^-t (fraction)."""
-    plants_kept: PlantsKept = Field(default_factory=PlantsKept)
-    """Bounds on the number of plants kept (count)."""
-    min_jobs_cut: float | None = Field(default=None, ge=0)
-    """Total headcount of closed plants must reach this (people)."""
+    periods: Periods | None = None
+    """{first: Y1, last: YT}: a multi-year plan, one period per year; empty = the v1 steady state (years)."""
+    tail_years: int = Field(default=0, ge=0, le=200)
+    """Years after YT in which the last year's operating cash flow is repeated; needs periods (years)."""
+    plants_kept: list[PlantsKeptRule] = Field(default_factory=RuleList)
+    """Rules on the number of plants open: {min, max} (v1), an integer n (exactly n), one rule mapping or a list of rules {min, max, from_year, countries or exclude_countries} (count)."""
+    capacity_kept: list[CapacityKeptRule] = Field(default_factory=RuleList)
+    """Rules on the capacity of plants open, same forms as plants_kept (units/yr)."""
+    min_jobs_cut: list[JobsRule] = Field(default_factory=RuleList)
+    """Jobs cut (plants.jobs_cut of closed plants) must reach min: a number (v1), one mapping {min, by_year, countries or exclude_countries} or a list of them (people)."""
+    co2_price: float = Field(default=0.0, ge=0)
+    """Charge per tonne of CO2 emitted (money/t)."""
+    co2_cap: list[Co2CapRule] = Field(default_factory=list)
+    """Caps on yearly emissions: one mapping {max, from_year} or a list of them (t CO2/yr)."""
     duty_basis: Literal["cif", "fob"] = "cif"
     """Ad-valorem duty on customs value plus freight (cif) or customs value only (fob)."""
     single_sourcing: bool = False
@@ -111,12 +309,41 @@ class Settings(_Strict):
     tables: dict[str, TableValue] = Field(default_factory=dict)
     """Table name -> CSV path (relative to the folder) or inline list of records."""
 
+    @field_validator("plants_kept", "capacity_kept", mode="before")
+    @classmethod
+    def _bounds_forms(cls, value: Any) -> Any:
+        return _normalise_rules(value, exact=True)
+
+    @field_validator("min_jobs_cut", mode="before")
+    @classmethod
+    def _jobs_forms(cls, value: Any) -> Any:
+        return _normalise_rules(value, exact=False)
+
+    @field_validator("co2_cap", mode="before")
+    @classmethod
+    def _co2_forms(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("plants_kept", "capacity_kept", "min_jobs_cut", mode="after")
+    @classmethod
+    def _as_rule_list(cls, value: Any) -> Any:
+        return RuleList(value)
+
+    @property
+    def years(self) -> list[int]:
+        """The plan's calendar years (empty without periods)."""
+        return list(self.periods.years) if self.periods is not None else []
+
 
 # ---------------------------------------------------------------------------
 # tables
 # ---------------------------------------------------------------------------
 
-Kind = Literal["id", "str", "float", "int", "bool", "enum", "list"]
+Kind = Literal["id", "str", "float", "int", "year", "bool", "enum", "list"]
+"""Column kinds.  ``year`` columns are integers (checked), stored as float64 with NaN for empty
+cells, so that ``.astype(float)`` and comparisons with a year work directly."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +358,7 @@ class ColumnSpec:
     unit: str = ""
     ge: float | None = None
     le: float | None = None
+    gt: float | None = None
     choices: tuple[str, ...] = ()
     wildcard: bool = False
     default_from: str | None = None
@@ -161,6 +389,23 @@ def _id(name: str, description: str) -> ColumnSpec:
     return ColumnSpec(name, "id", description)
 
 
+def _year(name: str, description: str) -> ColumnSpec:
+    return ColumnSpec(name, "year", description, required=False, unit="year", ge=YEAR_MIN, le=YEAR_MAX)
+
+
+YEAR_COLUMNS = ("from_year", "to_year")
+"""Columns that limit a row to some years (inclusive; empty = open-ended)."""
+
+
+def _range_cols() -> tuple[ColumnSpec, ColumnSpec]:
+    return (_year("from_year", "First year the row applies; empty = from the start (needs periods)."),
+            _year("to_year", "Last year the row applies; empty = to the end (needs periods)."))
+
+
+def _co2(what: str) -> ColumnSpec:
+    return ColumnSpec("co2", "float", f"CO2 emitted {what}.", required=False, default=0.0, unit="t/unit", ge=0)
+
+
 def _money(name: str, description: str, unit: str, *, required: bool = True, default: Any = None) -> ColumnSpec:
     return ColumnSpec(name, "float", description, required=required, default=default, unit=unit, ge=0)
 
@@ -178,7 +423,9 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("country", "str", "Country of the plant (origin for tariffs and export channels)."),
                 ColumnSpec("capacity", "float", "Plant capacity.", unit="units/yr", ge=0),
                 _money("fixed_cost", "Fixed cost while the plant is kept.", "money/yr"),
-                _money("closure_cost", "One-off cost if the plant is closed.", "money"),
+                ColumnSpec("closure_cost", "float",
+                           "One-off cost if the plant is closed, charged in the first year closed; negative = net sale proceeds.",
+                           unit="money"),
                 ColumnSpec("headcount", "float", "Jobs at the plant (cut if closed).", unit="people", ge=0),
                 ColumnSpec(
                     "status",
@@ -191,6 +438,14 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("region", "str", "Region label.", required=False, default=""),
                 ColumnSpec("lat", "float", "Latitude.", required=False, unit="deg", ge=-90, le=90),
                 ColumnSpec("lon", "float", "Longitude.", required=False, unit="deg", ge=-180, le=180),
+                _year("earliest_closure", "The plant is open in every year before this one (needs periods)."),
+                _year("closure_year", "Decided closure: open before this year, closed from it on (needs periods; "
+                                      "not with status keep/close)."),
+                ColumnSpec("equity_share", "float",
+                           "Share of the plant's cash flows (margins, fixed and closure costs) counted in the NPV, e.g. 0.5 "
+                           "for a 50:50 joint venture.", required=False, default=1.0, unit="fraction", gt=0, le=1),
+                ColumnSpec("jobs_cut", "float", "Jobs lost if the plant closes (min_jobs_cut, jobs KPIs); empty = headcount.",
+                           required=False, unit="people", ge=0, default_from="headcount"),
             ),
             "Candidate plants and their cost, capacity and jobs.",
         ),
@@ -219,6 +474,8 @@ TABLES: dict[str, TableSpec] = {
                     unit="units/yr",
                     ge=0,
                 ),
+                _co2("making one unit of this model at this plant"),
+                *_range_cols(),
             ),
             "Which plant can build which model, at what cost.",
         ),
@@ -232,6 +489,8 @@ TABLES: dict[str, TableSpec] = {
                 _money("dev_cost", "One-off cost to develop this variant (not charged for the default).", "money"),
                 _money("unit_cost", "Software cost per vehicle.", "money/unit"),
                 ColumnSpec("default", "bool", "True for the stack the model already has."),
+                _year("available_from", "The stack cannot be developed before this year (needs periods; not on a "
+                                        "default stack)."),
             ),
             "Software stacks per model. A model without rows has one implicit stack 'default' with no origin.",
             required=False,
@@ -271,6 +530,7 @@ TABLES: dict[str, TableSpec] = {
                     ge=0,
                     default_from="price",
                 ),
+                *_range_cols(),
             ),
             "Demand and price per (model, market).",
         ),
@@ -281,6 +541,8 @@ TABLES: dict[str, TableSpec] = {
                 _id("plant", "Plant id (plants.plant)."),
                 _id("market", "Market id (markets.market)."),
                 _money("unit_cost", "Freight per vehicle; a missing pair means the lane does not exist.", "money/unit"),
+                _co2("shipping one unit on this lane"),
+                *_range_cols(),
             ),
             "Lanes from plants to markets.",
         ),
@@ -293,8 +555,10 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("powertrain", "str", "Powertrain, or '*'.", wildcard=True),
                 ColumnSpec("ad_valorem", "float", "Ad-valorem duty rate.", unit="fraction", ge=0),
                 ColumnSpec("specific", "float", "Specific duty per vehicle.", required=False, default=0.0, unit="money/unit", ge=0),
+                *_range_cols(),
             ),
-            "Import duties; the matching row with the most non-wildcard keys applies.",
+            "Import duties; the matching row with the most non-wildcard keys applies (per year, among the rows that "
+            "apply in that year).",
             required=False,
         ),
         TableSpec(
@@ -304,8 +568,41 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("origin", "str", "Country whose exports pass through this channel."),
                 ColumnSpec("capacity", "float", "Units per year leaving that country.", unit="units/yr", ge=0),
                 _money("unit_fee", "Fee per exported vehicle.", "money/unit"),
+                *_range_cols(),
             ),
             "Export channels limiting non-domestic flows out of a country.",
+            required=False,
+        ),
+        TableSpec(
+            "bans",
+            ("market", "kind", "origin"),
+            (
+                _id("market", "Market id (markets.market)."),
+                ColumnSpec("kind", "enum", "software: stacks of this origin are banned in the market; plant: vehicles "
+                                           "built in plants of this country may not be sold there (domestic sales included).",
+                           choices=("software", "plant")),
+                ColumnSpec("origin", "str", "Software origin (kind software) or plant country (kind plant)."),
+                *_range_cols(),
+            ),
+            "Bans that hold for some years (markets.banned_software_origins still holds in every year).",
+            required=False,
+        ),
+        TableSpec(
+            "tariff_quotas",
+            ("origin", "market", "powertrain"),
+            (
+                ColumnSpec("origin", "str", "Country of the plant, or '*'.", wildcard=True),
+                ColumnSpec("market", "str", "Market id, or '*'.", wildcard=True),
+                ColumnSpec("powertrain", "str", "Powertrain, or '*'.", wildcard=True),
+                ColumnSpec("quota", "float", "Units per year admitted at the in-quota rate (one pool per row).",
+                           unit="units/yr", ge=0),
+                ColumnSpec("ad_valorem", "float", "In-quota ad-valorem duty rate.", unit="fraction", ge=0),
+                ColumnSpec("specific", "float", "In-quota specific duty per vehicle.", required=False, default=0.0,
+                           unit="money/unit", ge=0),
+                *_range_cols(),
+            ),
+            "Tariff-rate quotas: up to quota units of the non-domestic flows covered by the most specific matching row "
+            "pay its rate instead of the tariffs rate.",
             required=False,
         ),
     )
@@ -333,17 +630,36 @@ DOC_HEADER = (
 )
 
 
+YEARS_NOTE = (
+    "**Years.** Every `year` column holds whole calendar years between "
+    f"{YEAR_MIN} and {YEAR_MAX}; an empty cell means open-ended (`from_year`, `to_year`) or none. Loaded tables "
+    "store year columns as float64, empty = NaN. Year columns, `tail_years`, rule `from_year`/`by_year` and "
+    "`co2_cap[].from_year` need `periods`; with `periods`, `horizon_years` must be absent. Rows of one key "
+    "(the table's key columns) may repeat when their [from_year, to_year] ranges do not overlap; a row that "
+    "applies in no period is a warning. The v1 forms of `plants_kept` ({min, max} or an integer n = exactly n), "
+    "`capacity_kept` and `min_jobs_cut` (a number) are read as one rule that counts every plant in the last "
+    "year; a mapping with `from_year`, `by_year` or a selector is one rule; a list is a list of rules."
+)
+
+
 def format_reference() -> str:
     """Return the instance format as Markdown, generated from this schema."""
     lines = ["### `instance.yaml` keys", "", "| key | type | default | allowed | description |", "|---|---|---|---|---|"]
     items: list[tuple[str, Any]] = list(Settings.model_fields.items())
-    items += [(f"plants_kept.{k}", v) for k, v in PlantsKept.model_fields.items()]
+    items += [(f"periods.{k}", v) for k, v in Periods.model_fields.items()]
+    for key, model in (("plants_kept", PlantsKeptRule), ("capacity_kept", CapacityKeptRule),
+                       ("min_jobs_cut", JobsRule), ("co2_cap", Co2CapRule)):
+        items += [(f"{key}[].{k}", v) for k, v in model.model_fields.items()]
     items += [(f"solver.{k}", v) for k, v in SolverSettings.model_fields.items()]
     for name, info in items:
+        if info.is_required():
+            lines.append(f"| `{name}` | {_typename(info.annotation)} | required | {_bounds(info)} | {info.description or ''} |")
+            continue
         default = info.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             default = default.model_dump()
         lines.append(f"| `{name}` | {_typename(info.annotation)} | `{default!r}` | {_bounds(info)} | {info.description or ''} |")
+    lines += ["", YEARS_NOTE]
     for spec in TABLES.values():
         req = "required" if spec.required else "optional"
         lines += ["", f"### table `{spec.name}` ({req}; key: {', '.join(spec.key)})", "", spec.description, ""]
@@ -352,6 +668,8 @@ def format_reference() -> str:
             allowed = []
             if c.ge is not None:
                 allowed.append(f">= {c.ge:g}")
+            if c.gt is not None:
+                allowed.append(f"> {c.gt:g}")
             if c.le is not None:
                 allowed.append(f"<= {c.le:g}")
             if c.choices:
