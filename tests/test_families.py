@@ -580,6 +580,73 @@ def test_csv_tables_empty_cells_take_defaults_and_NA_is_a_country(tmp_path):
 # --------------------------------------------------------------------------- #
 # Registry
 # --------------------------------------------------------------------------- #
+# --------------------------------------------------------------------------- #
+# v2 families: the hand-calculated cases of tests/v2_cases.py (arithmetic there)
+# --------------------------------------------------------------------------- #
+import v2_cases  # noqa: E402
+
+
+def _v2_case(name: str):
+    from optimizer.data.instance import from_dict
+
+    cfg, npv, _ = v2_cases.CASES[name]
+    res = optimizer.solve(from_dict(cfg), mip_gap=1e-9)
+    assert res.objective == pytest.approx(npv, rel=1e-9, abs=1e-9)
+    assert_breakdown_sums_to_npv(res, npv)
+    return res
+
+
+@family("closure_order")
+def test_v2_closure_timing_trade_off():
+    res = _v2_case("closure_timing")
+    assert res.plan["closures"] == {"P1": 2027}
+
+
+@family("tariff_quota")
+def test_v2_quota_split_between_two_plants():
+    res = _v2_case("quota_split")
+    fl = res.flows
+    assert fl["in_quota"].sum() == pytest.approx(8)
+
+
+@family("tail_years")
+def test_v2_tail_years_change_the_decision():
+    _v2_case("tail_none")
+    _v2_case("tail_changes_decision")
+
+
+@family("co2_cap")
+def test_v2_co2_cap_moves_production():
+    _v2_case("co2_cap_moves_production")
+
+
+@family("development_order")
+def test_v2_stack_available_only_from_year_two():
+    res = _v2_case("stack_available_from")
+    assert all(y is None or y >= 2027 for y in res.plan["developments"].values())
+
+
+@family("plant_rules_v2")
+def test_v2_country_selector_and_jobs_by_year():
+    _v2_case("country_selector")
+    _v2_case("jobs_rule_by_year")
+
+
+@family("bans_v2")
+def test_v2_ban_starting_mid_plan():
+    _v2_case("bans_mid_plan")
+
+
+@family("equity_share")
+def test_v2_equity_share_changes_the_decision():
+    _v2_case("equity_share")
+
+
+@family("negative_closure_cost")
+def test_v2_negative_closure_cost_is_sale_proceeds():
+    _v2_case("negative_closure_cost")
+
+
 SPEC_FAMILIES = [
     "plant_capacity", "line_capacity", "demand", "lanes", "software_ban", "development_cost",
     "export_channel", "tariff_cif_fob", "tariff_specific", "tariff_wildcard", "tariff_no_match",
@@ -603,6 +670,11 @@ STEP_FAMILIES = {
     "add_single_sourcing_constraints": "single_sourcing",
     "add_valid_inequalities": "valid_inequality",
     "add_flow_costs": "annuity",
+    "add_quota_variables": "tariff_quota",
+    "add_quota_constraints": "tariff_quota",
+    "add_closure_order_constraints": "closure_order",
+    "add_development_order_constraints": "development_order",
+    "add_co2_caps": "co2_cap",
     "add_plant_costs": "closure_cost",
     "add_development_costs": "software_ban",
 }

@@ -459,7 +459,7 @@ def _quotas(inst: Instance, f: pd.DataFrame, tri: pd.DataFrame, years: np.ndarra
     if hit.empty:
         return f, pd.DataFrame(columns=cols)
     cover = tri.iloc[hit["_item"]].reset_index(drop=True).rename(columns={"origin": "country"})
-    cover["_qrow"] = q["_row"].to_numpy()[hit["_rule"].to_numpy()]
+    cover["_qrow"] = hit["_rule"].to_numpy()
     cover["_qav"] = hit["ad_valorem"].to_numpy(float)
     cover["_qsp"] = hit["specific"].to_numpy(float)
     g = f[["country", "market", "powertrain", "year"]].merge(cover, on=["country", "market", "powertrain", "year"],

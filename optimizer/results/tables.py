@@ -78,10 +78,9 @@ def extract_tables(mb: Blocks, data: ModelData, sol: np.ndarray) -> dict[str, An
     flows = flows.reset_index(drop=True)
 
     xs = pd.Series(x, index=fl.index)
-    prod_py = xs.groupby([fl["plant"], fl["year"]]).sum()
     open_last = zmat[:, -1] > 0.5 if npl else np.zeros(0, dtype=bool)
-    prod = prod_py.xs(last, level="year") if len(prod_py) else pd.Series(dtype=float)
-    prod = prod.reindex(pl.index, fill_value=0.0)
+    last_rows = fl["year"].to_numpy() == last
+    prod = xs[last_rows].groupby(fl.loc[last_rows, "plant"]).sum().reindex(pl.index, fill_value=0.0)
     plants = pd.DataFrame({
         "plant": pl.index, "country": pl["country"].to_numpy(), "status": pl["status"].to_numpy(),
         "kept": open_last, "production": prod.to_numpy(float), "capacity": pl["capacity"].to_numpy(float),
