@@ -32,13 +32,34 @@ def print_result(res: Any) -> None:
     dev = sw[sw["developed"] & ~sw["default"].astype(bool)]
     if len(dev):
         out.print("Software variants developed: " + ", ".join(f"{r.model}/{r.stack}" for r in dev.itertuples()))
+    multi = res.multi_year
     t = Table(title="NPV breakdown", show_header=True)
     t.add_column("component")
-    t.add_column("annual", justify="right")
+    if not multi:
+        t.add_column("annual", justify="right")
     t.add_column("NPV", justify="right")
-    for r in res.breakdown.itertuples():
-        t.add_row(r.component, "" if r.annual != r.annual else _money(r.annual), _money(r.npv))
+    for r in res.breakdown.to_dict("records"):
+        cells = [str(r["component"])]
+        if not multi:
+            cells.append("" if r["annual"] != r["annual"] else _money(r["annual"]))
+        t.add_row(*cells, _money(r["npv"]))
     out.print(t)
+    if multi:
+        plan = res.plan
+        closing = {p: y for p, y in plan["closures"].items() if y is not None}
+        out.print("Closures by year: " + ("; ".join(f"{y}: {', '.join(sorted(p for p in closing if closing[p] == y))}"
+                                                  for y in sorted(set(closing.values()))) or "none"))
+        dev = {k: y for k, y in plan["developments"].items() if y is not None}
+        if dev:
+            out.print("Software developed: " + ", ".join(f"{k} ({y})" for k, y in sorted(dev.items())))
+        ky = res.table("kpis_by_year")
+        kt = Table(title="By year", show_header=True)
+        for c in ("year", "plants open", "capacity", "jobs cut", "units", "duty paid", "in quota"):
+            kt.add_column(c, justify="right")
+        for r in ky.to_dict("records"):
+            kt.add_row(str(r["year"]), str(int(r["plants_open"])), f"{r['capacity_open']:,.0f}", f"{r['jobs_cut']:,.0f}",
+                       f"{r['units']:,.0f}", _money(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
+        out.print(kt)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
                                       ("load", "validate", "build", "import", "transfer", "solve", "extract", "total") if k in tm))
@@ -107,7 +128,13 @@ def validate(path: Path, strict: bool) -> None:
     for w in warnings:
         err.print(f"warning: {w}", markup=False)
     sizes = ", ".join(f"{len(inst.tables[t])} {t}" for t in ("plants", "models", "markets"))
-    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {data.n_flows:,} flows")
+    if data.multi_year:
+        n_flows = len(data.flows[["plant", "model", "stack", "market"]].drop_duplicates())
+        span = f"{data.years[0]}-{data.years[-1]}"
+        counts = f"{n_flows:,} flows, {data.n_flows:,} flow-years ({span})"
+    else:
+        counts = f"{data.n_flows:,} flows"
+    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {counts}")
 
 
 @main.command()
