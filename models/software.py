@@ -90,8 +90,13 @@ def add_development_costs(mb: Blocks, data: ModelData) -> None:
     w = mb.vars["w"]
     if w.size == 0:
         return
+    mb.add_cost("development", w.cols, development_coefficients(data, w.labels))
+
+
+def development_coefficients(data: ModelData, labels: pd.DataFrame) -> np.ndarray:
+    """NPV coefficient of w_(v,s,y) for each (model, stack, year) row of ``labels``: - dev_cost_vs (o_y - o_(y+1))."""
     dev = data.stacks.set_index(["model", "stack"])["dev_cost"]
-    cost = dev.reindex(pd.MultiIndex.from_frame(w.labels[["model", "stack"]])).to_numpy(float)
+    cost = dev.reindex(pd.MultiIndex.from_frame(labels[["model", "stack"]])).to_numpy(float)
     step = data.oneoff - np.append(data.oneoff[1:], 0.0)
-    yi = np.searchsorted(data.years, w.labels["year"].to_numpy())
-    mb.add_cost("development", w.cols, -cost * step[yi])
+    yi = np.searchsorted(data.years, labels["year"].to_numpy())
+    return -cost * step[yi]

@@ -50,6 +50,8 @@ _LAZY: dict[str, str] = {
     "apply_scenario": ".studies.scenarios",
     "load_scenarios": ".studies.scenarios",
     "solve_scenario": ".studies.scenarios",
+    "solve_set": ".studies.sets",
+    "load_scenario_sets": ".studies.sets",
     "SolveOptions": ".solver.highs",
     "SolveReport": ".solver.highs",
     "Status": ".solver.highs",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .studies.compare import compare
     from .studies.explain import explain
     from .studies.scenarios import apply_scenario, load_scenarios, solve_scenario
+    from .studies.sets import load_scenario_sets, solve_set
 
 
 def __getattr__(name: str) -> Any:
@@ -106,9 +109,11 @@ __all__ = [
     "compare",
     "explain",
     "load",
+    "load_scenario_sets",
     "load_scenarios",
     "read_index",
     "run_batch",
     "solve",
     "solve_scenario",
+    "solve_set",
 ]

@@ -79,12 +79,14 @@ def print_result(res: Any) -> None:
               help="Force the optional valid inequalities on or off (default: on up to 5,000 flows).")
 @click.option("--scenario", default=None, metavar="NAME",
               help="Solve this scenario of the instance's scenarios.yaml (or of --scenarios FILE).")
+@click.option("--scenario-set", "scenario_set", default=None, metavar="NAME",
+              help="Choose one plan across the scenarios of this scenario set (expected / worst_case / max_regret).")
 @click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
               help="Scenario file to take --scenario from (default: scenarios.yaml next to instance.yaml).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
           seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
-          scenarios_file: Path | None) -> None:
+          scenario_set: str | None, scenarios_file: Path | None) -> None:
     """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario."""
     from ..api import solve as _solve
     from ..models import BuildOptions
@@ -92,6 +94,13 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
                                   interface=interface, log_solver=solver_log)
     build_options = BuildOptions(valid_inequalities=vi)
+    if scenario_set is not None:
+        if scenario is not None:
+            raise click.UsageError("use either --scenario or --scenario-set, not both")
+        _solve_set(path, scenario_set, scenarios_file, out_dir, dict(time_limit=time_limit, mip_gap=mip_gap,
+                                                                    threads=threads, seed=seed),
+                   build_options)
+        return
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
     if scenario is not None:
@@ -110,6 +119,37 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
         res.write(out_dir)
         out.print(f"Results written to {out_dir}/")
     sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
+
+
+def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path | None, kw: dict[str, Any],
+               build_options: Any) -> None:
+    from ..studies.sets import solve_set
+
+    res = solve_set(path, name, scenarios_file=scenarios_file, build_options=build_options, **kw)
+    colour = {"optimal": "green", "feasible": "yellow"}.get(str(res.status), "red")
+    out.print(f"[bold]Scenario set {res.name}[/] ({res.criterion}): [bold {colour}]{res.status}[/]"
+              + (f" - {res.message}" if res.message else ""))
+    if res.plan is None:
+        sys.exit(EXIT_NO_SOLUTION)
+    label = {"expected": "expected NPV", "worst_case": "worst NPV", "max_regret": "largest regret"}[res.criterion]
+    out.print(f"{label} {_money(res.value)}; VSS {_money(res.vss)}; EVPI {_money(res.evpi)}")
+    closing = {p: y for p, y in res.plan["closures"].items() if y is not None}
+    out.print("Plan: closed " + (", ".join(f"{p} ({y})" if y else p for p, y in sorted(closing.items())) or "none"))
+    dev = [f"{k} ({y})" if y else k for k, y in res.plan["developments"].items() if y is not None]
+    if dev:
+        out.print("Software developed: " + ", ".join(dev))
+    t = Table(title="Scenarios", show_header=True)
+    for c in ("scenario", "weight", "NPV", "own optimum", "regret"):
+        t.add_column(c, justify="left" if c == "scenario" else "right")
+    for s, d in res.scenarios.items():
+        t.add_row(s, f"{d['probability']:.3g}", _money(d["npv"]), _money(d.get("optimum")), _money(d.get("regret")))
+    out.print(t)
+    for n in res.notes:
+        err.print(f"note: {n}", markup=False)
+    if out_dir is not None:
+        res.write(out_dir)
+        out.print(f"Results written to {out_dir}/")
+    sys.exit(EXIT_OK)
 
 
 @main.command()

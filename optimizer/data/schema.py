@@ -306,6 +306,8 @@ class Settings(_Strict):
     """Solver options."""
     scenarios: dict[str, Any] = Field(default_factory=dict)
     """Named what-if overrides applied on top of this instance (see the README's scenarios section)."""
+    scenario_sets: dict[str, Any] = Field(default_factory=dict)
+    """Named sets of scenarios for one plan under uncertainty: {description, criterion, scenarios: {name: weight}}."""
     tables: dict[str, TableValue] = Field(default_factory=dict)
     """Table name -> CSV path (relative to the folder) or inline list of records."""
 

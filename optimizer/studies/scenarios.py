@@ -91,14 +91,14 @@ __all__ = [
 BASE = "base"
 """Reserved scenario name: the base instance, unchanged."""
 
-SETTINGS_KEYS = ("plants_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate", "duty_basis",
-                 "single_sourcing")
+SETTINGS_KEYS = ("plants_kept", "capacity_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate",
+                 "duty_basis", "single_sourcing", "tail_years", "co2_price", "co2_cap")
 """``instance.yaml`` keys a scenario (or a batch job) may change."""
 
 _MERGED_KEYS = ("plants_kept", "solver")
 SCENARIO_KEYS = ("description", "extends", "settings", "changes", "fix_software", "sources", "note")
 CHANGE_KEYS = ("table", "where", "set", "scale", "add", "add_rows", "remove", "note")
-FILE_KEYS = ("description", "sources", "scenarios")
+FILE_KEYS = ("description", "sources", "scenarios", "scenario_sets")
 OPS = ("set", "scale", "add")
 
 JOINS: dict[str, dict[str, str]] = {
@@ -403,7 +403,7 @@ class _Ctx:
         self.changed: set[str] = set()
         self.log: list[str] = []
         self.problems: list[Problem] = []
-        self.settings = inst.settings.model_dump()
+        self.settings = inst.settings.model_dump(exclude_unset=True)
         self.fixes: dict[tuple[str, str], bool] = {}
         self.threads_set = False
 
@@ -659,7 +659,10 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
                                    fix=f"Use one of: {', '.join(SETTINGS_KEYS)}."))
             continue
         if k in _MERGED_KEYS and isinstance(v, Mapping):
-            cur = dict(ctx.settings.get(k) or {})
+            cur = ctx.settings.get(k) or {}
+            if isinstance(cur, list):  # rule lists: merge into the one rule, else the mapping replaces them
+                cur = cur[0] if len(cur) == 1 else {}
+            cur = dict(cur)
             for kk, vv in v.items():
                 ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
                 cur[kk] = vv
