@@ -18,7 +18,8 @@ One scenario::
       description: EU adds 20 points of duty on China-built EVs
       extends: other_scenario            # optional: apply that one first
       settings:                          # instance.yaml keys (subset, see SETTINGS_KEYS)
-        plants_kept: {max: 11}           # mappings (plants_kept, solver) are merged key by key
+        plants_kept: {max: 11}           # mappings (plants_kept, capacity_kept, solver) are merged key by key;
+                                         # for rule lists: into the one rule without selector or from_year
         min_jobs_cut: 20000
       changes:                           # applied in file order
         - table: tariffs
@@ -68,7 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import InstanceError, InstanceValidationError, Problem
 from ..data.instance import Instance, from_dict, read_yaml
@@ -91,11 +92,14 @@ __all__ = [
 BASE = "base"
 """Reserved scenario name: the base instance, unchanged."""
 
-SETTINGS_KEYS = ("plants_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate", "duty_basis",
-                 "single_sourcing")
+SETTINGS_KEYS = ("plants_kept", "capacity_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate",
+                 "duty_basis", "single_sourcing", "tail_years", "co2_price", "co2_cap")
 """``instance.yaml`` keys a scenario (or a batch job) may change."""
 
-_MERGED_KEYS = ("plants_kept", "solver")
+_MERGED_KEYS = ("plants_kept", "capacity_kept", "solver")
+_RULE_LISTS = ("plants_kept", "capacity_kept")
+"""Rule-list settings: a mapping of only min/max is merged into the list's one plain rule (no selector,
+no from_year), which is created when there is none; any other value replaces the whole list."""
 SCENARIO_KEYS = ("description", "extends", "settings", "changes", "fix_software", "sources", "note")
 CHANGE_KEYS = ("table", "where", "set", "scale", "add", "add_rows", "remove", "note")
 FILE_KEYS = ("description", "sources", "scenarios")
@@ -364,7 +368,9 @@ def _fmt(v: Any) -> str:
 
 def _fmt_any(v: Any) -> str:
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_fmt_any(x)}" for k, x in v.items() if x is not None) + "}"
+    if isinstance(v, list) and any(isinstance(x, (Mapping, BaseModel)) for x in v):
+        return "[" + ", ".join(_fmt_any(x.model_dump() if isinstance(x, BaseModel) else x) for x in v) + "]"
     return _fmt(v)
 
 
@@ -404,6 +410,9 @@ class _Ctx:
         self.log: list[str] = []
         self.problems: list[Problem] = []
         self.settings = inst.settings.model_dump()
+        # keys the YAML gave or a scenario changed; the others keep their defaults when re-validated
+        # (horizon_years and tail_years must stay "not given" for the periods checks)
+        self.given: set[str] = set(inst.settings.model_fields_set)
         self.fixes: dict[tuple[str, str], bool] = {}
         self.threads_set = False
 
@@ -658,7 +667,22 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
             ctx.problems.append(_p(where, sc_name, f"setting '{k}' cannot be changed.", column=f"{label}.{k}",
                                    fix=f"Use one of: {', '.join(SETTINGS_KEYS)}."))
             continue
-        if k in _MERGED_KEYS and isinstance(v, Mapping):
+        ctx.given.add(k)
+        if k in _RULE_LISTS and isinstance(v, Mapping) and set(v) <= {"min", "max"}:
+            rules = [dict(r) for r in ctx.settings.get(k) or []]
+            plain = [i for i, r in enumerate(rules) if r.get("from_year") is None and r.get("countries") is None
+                     and r.get("exclude_countries") is None]
+            if len(plain) <= 1:
+                if not plain:
+                    rules.append({})
+                    plain = [len(rules) - 1]
+                cur = rules[plain[0]]
+                for kk, vv in v.items():
+                    ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
+                    cur[kk] = vv
+                ctx.settings[k] = rules
+                continue
+        if k in _MERGED_KEYS and k not in _RULE_LISTS and isinstance(v, Mapping):
             cur = dict(ctx.settings.get(k) or {})
             for kk, vv in v.items():
                 ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
@@ -670,13 +694,18 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
             ctx.log.append(f"settings.{k}: {_fmt_any(ctx.settings.get(k))} -> {_fmt_any(v)}")
             ctx.settings[k] = v
     try:
-        Settings.model_validate({**ctx.settings, "tables": {}})
+        Settings.model_validate({**_given(ctx), "tables": {}})
     except ValidationError as exc:
         for err in exc.errors():
             key = ".".join(str(x) for x in err["loc"])
             ctx.problems.append(_p(where, sc_name, f"setting {key}: {err['msg']} (got {err.get('input')!r}).",
                                    column=f"{label}.{key}"))
         ctx.settings = before
+
+
+def _given(ctx: _Ctx) -> dict[str, Any]:
+    """The settings to re-validate: those given in the YAML or changed by a scenario."""
+    return {k: v for k, v in ctx.settings.items() if k in ctx.given}
 
 
 def _cell(v: Any) -> Any:
@@ -763,7 +792,7 @@ def apply_scenario(
     if ctx.problems:
         raise InstanceValidationError(ctx.problems, instance=inst.name)
 
-    settings_raw = {**ctx.settings}
+    settings_raw = _given(ctx)
     new_inst = inst
     if ctx.changed:
         settings_raw["tables"] = {t: _records(ctx.table(t) if t in ctx.changed else inst.tables[t])
