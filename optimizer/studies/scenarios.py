@@ -111,6 +111,8 @@ JOINS: dict[str, dict[str, str]] = {
     "software": {"model": "models"},
     "demand": {"model": "models", "market": "markets"},
     "tariffs": {"market": "markets"},
+    "tariff_quotas": {"market": "markets"},
+    "bans": {"market": "markets"},
 }
 """Per table: id column -> the table it references (usable as ``<id>.<column>`` in filters)."""
 
@@ -455,7 +457,7 @@ def _series_for(ctx: _Ctx, table: str, key: str) -> tuple[pd.Series | None, str 
 def _matches(s: pd.Series, kind: str, value: Any) -> pd.Series:
     if kind == "list":
         return s.map(lambda t: isinstance(t, (tuple, list)) and str(value) in t).astype(bool)
-    if kind in {"float", "int"}:
+    if kind in {"float", "int", "year"}:
         return (pd.to_numeric(s, errors="coerce") == float(value)).fillna(False).astype(bool)
     if kind == "bool":
         return (s.astype("boolean") == bool(value)).fillna(False).astype(bool)
@@ -491,7 +493,7 @@ def _mask(ctx: _Ctx, table: str, where: Mapping[str, Any] | None, say: Any) -> p
                     f"where.{key}", f"Quote the value, e.g. {key}: \"NO\".")
                 ok = False
                 continue
-            if kind in {"float", "int"} and not _is_num(v):
+            if kind in {"float", "int", "year"} and not _is_num(v):
                 say(f"filter '{key}': {v!r} is not a number.", f"where.{key}", None)
                 ok = False
                 continue
@@ -608,7 +610,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     say(f"set {col}: got the boolean {str(val).lower()}; YAML reads unquoted yes/no/on/off as booleans.",
                         f"set.{col}", "Quote the value.")
                     continue
-                if kind in {"float", "int"} and val is not None and not _is_num(val):
+                if kind in {"float", "int", "year"} and val is not None and not _is_num(val):
                     say(f"set {col}: {val!r} is not a number.", f"set.{col}", "Give a number.")
                     continue
                 if kind == "list":
@@ -619,7 +621,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     new = pd.Series([val] * n, index=old.index, dtype=object)
                 desc = f"= {_fmt(val) if not isinstance(val, list) else ';'.join(map(str, val))}"
             elif op == "scale":
-                if kind not in {"float", "int"}:
+                if kind not in {"float", "int", "year"}:
                     say(f"scale {col}: column is not numeric.", f"scale.{col}", "Use set.")
                     continue
                 if not _is_num(val):
@@ -633,7 +635,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     extra = {str(x).strip() for x in items if str(x).strip()}
                     new = old.map(lambda t, extra=extra: tuple(sorted(set(t) | extra)))
                     desc = f"+ {';'.join(sorted(extra))}"
-                elif kind in {"float", "int"}:
+                elif kind in {"float", "int", "year"}:
                     if not _is_num(val):
                         say(f"add {col}: {val!r} is not a number.", f"add.{col}", "Give a number, e.g. 0.2.")
                         continue
