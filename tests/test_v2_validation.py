@@ -567,3 +567,15 @@ def test_from_dict_inline(tmp_path: Path) -> None:
                                                     "ad_valorem": 0.061}]}))
     q = inst.tables["tariff_quotas"]
     assert q["specific"].tolist() == [0.0] and pd.isna(q.at[0, "from_year"])
+
+
+def test_capacity_kept_unreachable_is_a_warning(tmp_path: Path) -> None:
+    ws = warnings(write_instance(tmp_path, v2(capacity_kept={"min": 500, "countries": ["JP"]})))
+    assert [w.column for w in ws] == ["capacity_kept.min"] and "capacity 100" in ws[0].message
+
+
+def test_jobs_rule_uses_jobs_cut(tmp_path: Path) -> None:
+    cfg = v2(min_jobs_cut={"min": 8, "countries": ["JP"]})
+    cfg["tables"]["plants"][0]["jobs_cut"] = 6  # headcount 10, but only 6 jobs are lost
+    (w,) = warnings(write_instance(tmp_path, cfg))
+    assert w.column == "min_jobs_cut" and "(6)" in w.message

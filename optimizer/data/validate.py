@@ -356,8 +356,19 @@ def _ambiguous(inst: Instance, table: str) -> list[Problem]:
                             bad = [y for y in bad if _realised(inst, o, m, ptr, y)]
                             if bad:
                                 found[(int(rd["_row_a"]), int(rd["_row_b"]), (o, m, ptr))] = bad
+                                if len(found) >= _MAX_REPORTED:
+                                    return _ambiguity_problems(found, where, table)
+    return _ambiguity_problems(found, where, table)
+
+
+_MAX_REPORTED = 50
+"""At most this many ambiguous (row pair, combination) problems are listed per table."""
+
+
+def _ambiguity_problems(found: dict[tuple[int, int, tuple[str, str, str]], list[int | None]], where: str,
+                        table: str) -> list[Problem]:
     out = []
-    for (ra, rb, (o, m, ptr)), yrs in list(found.items())[:50]:
+    for (ra, rb, (o, m, ptr)), yrs in found.items():
         a, b = sorted((ra, rb))
         when = "" if yrs == [None] else f" in {_years_text([y for y in yrs if y is not None])}"
         out.append(Problem(
@@ -394,6 +405,17 @@ def warn_plants_kept(inst: Instance) -> list[Problem]:
                                column=f"{key}.min", fix=f"Lower {key}.min or change plant status."))
         if r.max is not None and r.max < keep:
             out.append(Problem(YAML, f"{key}.max = {r.max} but {keep} plants have status keep.",
+                               column=f"{key}.max", fix=f"Raise {key}.max or change plant status."))
+    for i, c in enumerate(s.capacity_kept):
+        sel = c.selects(plants["country"])
+        can = float(plants.loc[sel & (plants["status"] != "close"), "capacity"].sum())
+        must = float(plants.loc[sel & (plants["status"] == "keep"), "capacity"].sum())
+        key = _rule_key(inst, "capacity_kept", i)
+        if c.min is not None and c.min > can:
+            out.append(Problem(YAML, f"{key}.min = {c.min:g} but the plants that can stay open have capacity {can:g}.",
+                               column=f"{key}.min", fix=f"Lower {key}.min or change plant status."))
+        if c.max is not None and c.max < must:
+            out.append(Problem(YAML, f"{key}.max = {c.max:g} but the plants with status keep have capacity {must:g}.",
                                column=f"{key}.max", fix=f"Raise {key}.max or change plant status."))
     for i, r in enumerate(s.min_jobs_cut):
         sel = r.selects(plants["country"])
