@@ -689,5 +689,14 @@ def format_reference() -> str:
                 f"| `{c.name}` | {c.kind} | {c.unit} | {'yes' if c.required else 'no'} | {default} | {', '.join(allowed)} | {c.description} |"
             )
         lines.append("| `source`, `note` | str | | no | | | Free text, ignored by the model. |")
+    from .validate import ERROR_CHECKS, WARNING_CHECKS  # late: validate imports this module
+
+    lines += ["", "### Cross-table checks", "",
+              "Run after the type checks above; every problem found is listed with file, table, row, column and a fix.",
+              "", "| check | kind | what |", "|---|---|---|"]
+    for kind, checks in (("error", ERROR_CHECKS), ("warning", WARNING_CHECKS)):
+        for check in checks:
+            doc = " ".join((check.__doc__ or "").split("\n\n")[0].split())
+            lines.append(f"| `{check.__name__}` | {kind} | {doc} |")
     return "\n".join(lines) + "\n"
 

@@ -50,7 +50,7 @@ def _unknown_refs(inst: Instance, table: str, column: str, target: str, target_c
 
 
 def check_references(inst: Instance) -> list[Problem]:
-    """Every id used in a table exists in the table that defines it."""
+    """Every id used in a table exists in the table that defines it (plants, models, markets; tariff, quota and ban markets; powertrains)."""
     out: list[Problem] = []
     for table, column, target, target_col in (
         ("production", "plant", "plants", "plant"),
@@ -136,7 +136,7 @@ def applies(df: pd.DataFrame, year: int | None) -> pd.Series:
 
 
 def check_settings_years(inst: Instance) -> list[Problem]:
-    """Periods and the settings that need them (spec 1, 4, 6b, 10.2-10.4).
+    """With periods, horizon_years is absent and a min_jobs_cut by_year is a period; without, tail_years and rule years are absent.
 
     With periods: ``horizon_years`` must be absent, a rule's ``by_year`` must be a
     period.  Without periods: ``tail_years``, rule ``from_year``/``by_year`` and
@@ -380,7 +380,7 @@ def _ambiguity_problems(found: dict[tuple[int, int, tuple[str, str, str]], list[
 
 
 def check_ambiguous_rates(inst: Instance) -> list[Problem]:
-    """Two equally specific tariff (or quota) rows that both match a flow's (origin, market, powertrain) in a year."""
+    """No two equally specific tariffs (or tariff_quotas) rows both match an existing non-domestic flow's (origin, market, powertrain) and apply in a common year, unless a more specific row applies then."""
     return _ambiguous(inst, "tariffs") + _ambiguous(inst, "tariff_quotas")
 
 
@@ -391,7 +391,7 @@ ERROR_CHECKS: tuple[Check, ...] = (
 
 
 def warn_plants_kept(inst: Instance) -> list[Problem]:
-    """Bounds on plants kept that no plan can meet (the solve will report infeasible)."""
+    """plants_kept, capacity_kept and min_jobs_cut rules that no plan can meet given plant status (the solve will report infeasible)."""
     s = inst.settings
     plants = inst.tables["plants"]
     out = []
