@@ -579,3 +579,16 @@ def test_jobs_rule_uses_jobs_cut(tmp_path: Path) -> None:
     cfg["tables"]["plants"][0]["jobs_cut"] = 6  # headcount 10, but only 6 jobs are lost
     (w,) = warnings(write_instance(tmp_path, cfg))
     assert w.column == "min_jobs_cut" and "(6)" in w.message
+
+
+def test_scenario_changing_headcount_moves_the_jobs_cut_default(tmp_path: Path) -> None:
+    cfg = v2()
+    cfg["tables"]["plants"][1]["jobs_cut"] = 3  # given: stays
+    inst = optimizer.load(write_instance(tmp_path, cfg))
+    a = apply_scenario(inst, {"changes": [{"table": "plants", "set": {"headcount": 7}},
+                                          {"table": "demand", "scale": {"price": 2}}]})
+    pl = a.instance.tables["plants"]
+    assert pl["headcount"].tolist() == [7.0, 7.0] and pl["jobs_cut"].tolist() == [7.0, 3.0]
+    assert a.instance.tables["demand"]["customs_value"].tolist() == [100.0]  # as in v1: the value loaded
+    b = apply_scenario(inst, {"changes": [{"table": "plants", "where": {"plant": "P1"}, "set": {"jobs_cut": 2}}]})
+    assert b.instance.tables["plants"]["jobs_cut"].tolist() == [2.0, 3.0]

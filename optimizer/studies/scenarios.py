@@ -402,6 +402,11 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
+_FOLLOW_SOURCE = ("jobs_cut",)
+"""Defaulted columns re-derived from their source when a scenario changes it: plants.jobs_cut (empty = headcount)
+follows headcount, as v1's min_jobs_cut counted headcount.  (demand.customs_value keeps the value loaded, as in v1.)"""
+
+
 class _Ctx:
     """State of one application: working tables, touched cells, log, problems."""
 
@@ -423,6 +428,12 @@ class _Ctx:
             df = self.base.tables[name].copy()
             rows = self.base.rows.get(name)
             df["_row"] = list(rows) if rows is not None and len(rows) == len(df) else list(range(1, len(df) + 1))
+            # cells filled from another column (default_from): remember them and their value, so that a
+            # scenario changing the source column (e.g. headcount) moves the default (jobs_cut) too
+            for col, mask in self.base.defaulted.get(name, {}).items():
+                if col in _FOLLOW_SOURCE and len(mask) == len(df):
+                    df[f"_dflt_{col}"] = mask
+                    df[f"_orig_{col}"] = df[col]
             self.tables[name] = df
         return self.tables[name]
 
@@ -725,7 +736,13 @@ def _cell(v: Any) -> Any:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [c for c in df.columns if c != "_row"]
+    df = df.copy()
+    for c in [c for c in df.columns if c.startswith("_dflt_")]:
+        col = c[len("_dflt_"):]
+        # a default left as loaded is written empty again (re-derived from its source column)
+        same = df[col].astype(object).eq(df[f"_orig_{col}"].astype(object))
+        df.loc[df[c].fillna(False).astype(bool) & same, col] = None
+    cols = [c for c in df.columns if not c.startswith("_")]
     return [{c: _cell(v) for c, v in zip(cols, row)} for row in df[cols].itertuples(index=False, name=None)]
 
 
@@ -807,11 +824,13 @@ def apply_scenario(
             raise InstanceValidationError(_rewrap(exc.problems, ctx, chain, name), instance=inst.name) from None
         tables = dict(inst.tables)
         rows = dict(inst.rows)
+        defaulted = dict(inst.defaulted)
         for t in ctx.changed:
             tables[t] = fresh.tables[t]
             rows[t] = np.abs(ctx.table(t)["_row"].to_numpy(dtype=int))
+            defaulted[t] = fresh.defaulted.get(t, {})
         settings = fresh.settings.model_copy(update={"tables": inst.settings.tables})
-        new_inst = inst.replace(settings=settings, tables=tables, rows=rows)
+        new_inst = inst.replace(settings=settings, tables=tables, rows=rows, defaulted=defaulted)
     elif chain or overrides:
         new_inst = inst.replace(settings=Settings.model_validate(settings_raw))
     try:
