@@ -347,7 +347,14 @@ def _check_key_ranges(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Se
     sub = df.loc[dup, key].copy()
     sub["_lo"] = lo[dup].fillna(-math.inf)
     sub["_hi"] = hi[dup].fillna(math.inf)
-    for kval, grp in sub.groupby(key, dropna=False, sort=False):
+    # vectorised screen: sorted by start within each key, a row overlaps when it starts before the
+    # latest end seen so far; only keys with an overlap are examined row by row below
+    sub["_g"] = sub.groupby(key, dropna=False, sort=False).ngroup()
+    srt = sub.sort_values(["_g", "_lo", "_hi"], kind="stable")
+    reach = srt.groupby("_g")["_hi"].cummax().groupby(srt["_g"]).shift()
+    bad_groups = set(srt.loc[(srt["_lo"] <= reach).fillna(False), "_g"])
+    sub = sub[sub["_g"].isin(bad_groups)]
+    for kval, grp in sub.drop(columns="_g").groupby(key, dropna=False, sort=False):
         key_t = kval if isinstance(kval, tuple) else (kval,)
         kd = dict(zip(spec.key, key_t))
         if np.isinf(grp["_lo"]).all() and np.isinf(grp["_hi"]).all():
