@@ -592,3 +592,12 @@ def test_scenario_changing_headcount_moves_the_jobs_cut_default(tmp_path: Path) 
     assert a.instance.tables["demand"]["customs_value"].tolist() == [100.0]  # as in v1: the value loaded
     b = apply_scenario(inst, {"changes": [{"table": "plants", "where": {"plant": "P1"}, "set": {"jobs_cut": 2}}]})
     assert b.instance.tables["plants"]["jobs_cut"].tolist() == [2.0, 3.0]
+
+
+def test_tie_before_a_ban_starts_names_those_years(tmp_path: Path) -> None:
+    cfg = _two_markets(v2(tables={"tariffs": [
+        {"origin": "CN", "market": "*", "powertrain": "BEV", "ad_valorem": 0.1},
+        {"origin": "*", "market": "M2", "powertrain": "BEV", "ad_valorem": 0.2},
+    ], "bans": [{"market": "M2", "kind": "plant", "origin": "CN", "from_year": 2028}]}))
+    p = one(write_instance(tmp_path, cfg))
+    assert p.message.endswith("powertrain=BEV in 2026..2027.")

@@ -255,15 +255,17 @@ def check_selectors(inst: Instance) -> list[Problem]:
 _KEYS3 = ("origin", "market", "powertrain")
 
 
-def _stacks_available(inst: Instance, model: str, market: str, year: int | None) -> bool:
-    """At least one stack of ``model`` may be sold in ``market`` in ``year`` (not banned, available)."""
+def _stacks_available(inst: Instance, model: str, market: str, year: int | None, any_year: bool = False) -> bool:
+    """At least one stack of ``model`` may be sold in ``market`` in ``year`` (not banned, available).
+
+    ``any_year``: in some year (dated bans and available_from ignored: a superset)."""
     sw = inst.tables["software"]
     mine = sw[sw["model"] == model]
     if mine.empty:
         return True  # implicit stack, no origin, never banned
     banned = set(inst.tables["markets"].set_index("market")["banned_software_origins"].get(market, ()) or ())
     b = inst.tables["bans"]
-    if not b.empty:
+    if not b.empty and not any_year:
         hit = b[(b["market"] == market) & (b["kind"] == "software") & applies(b, year)]
         banned |= set(hit["origin"])
     ok = ~mine["origin"].isin(banned)
@@ -273,11 +275,15 @@ def _stacks_available(inst: Instance, model: str, market: str, year: int | None)
     return bool(ok.any())
 
 
-def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: int | None) -> bool:
-    """Some flow from a plant in ``origin`` of a ``powertrain`` model to ``market`` exists in ``year``."""
+def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: int | None,
+              any_year: bool = False) -> bool:
+    """Some flow from a plant in ``origin`` of a ``powertrain`` model to ``market`` exists in ``year``.
+
+    ``year`` None: the single v1 year (every row applies).  ``any_year``: a cheap superset test,
+    every row applies and no dated ban holds."""
     t = inst.tables
     b = t["bans"]
-    if not b.empty and ((b["market"] == market) & (b["kind"] == "plant") & (b["origin"] == origin)
+    if not b.empty and not any_year and ((b["market"] == market) & (b["kind"] == "plant") & (b["origin"] == origin)
                         & applies(b, year)).any():
         return False
     plants = set(t["plants"].loc[t["plants"]["country"] == origin, "plant"])
@@ -289,7 +295,7 @@ def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: i
     dm = t["demand"]
     dm = dm[(dm["market"] == market) & dm["model"].isin(set(pr["model"])) & applies(dm, year)]
     pairs = pr.merge(fr[["plant"]].drop_duplicates(), on="plant").merge(dm[["model"]].drop_duplicates(), on="model")
-    return any(_stacks_available(inst, v, market, year) for v in pairs["model"].drop_duplicates())
+    return any(_stacks_available(inst, v, market, year, any_year) for v in pairs["model"].drop_duplicates())
 
 
 def _ambiguous(inst: Instance, table: str) -> list[Problem]:
@@ -353,6 +359,8 @@ def _ambiguous(inst: Instance, table: str) -> list[Problem]:
                                      & (t["powertrain"].isin([ptr, "*"])) & (t["_spec"] > spec))
                             better = df[match.to_numpy()]
                             bad = [y for y in common if not applies(better, y).any()]
+                            if bad and bad != [None] and not _realised(inst, o, m, ptr, None, any_year=True):
+                                continue  # no flow of this combination in any year (all rows: a superset)
                             bad = [y for y in bad if _realised(inst, o, m, ptr, y)]
                             if bad:
                                 found[(int(rd["_row_a"]), int(rd["_row_b"]), (o, m, ptr))] = bad
