@@ -289,9 +289,9 @@ class Settings(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form information, ignored by the model (e.g. a published optimum)."""
     horizon_years: int = Field(default=1, ge=1, le=200)
-    """Years H over which annual cash flows count (years)."""
+    """Years H over which the steady-state year's cash flows count, without periods; with periods it must be absent (years)."""
     discount_rate: float = Field(default=0.0, ge=0, lt=1)
-    """Annual rate r of the annuity factor A = sum_{t=1..H} (1+r)^-t (fraction)."""
+    """Annual rate r: annuity factor A = sum_{t=1..H} (1+r)^-t, or with periods year t's factor (1+r)^-t (fraction)."""
     periods: Periods | None = None
     """{first: Y1, last: YT}: a multi-year plan, one period per year; empty = the v1 steady state (years)."""
     tail_years: int = Field(default=0, ge=0, le=200)
