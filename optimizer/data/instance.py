@@ -51,6 +51,11 @@ class Instance:
         Per table, the row number users see for each DataFrame row (CSV line or record number).
     load_seconds:
         Time spent reading and type-checking.
+    defaulted:
+        Per table, per column with a default taken from another column (``default_from``,
+        e.g. plants.jobs_cut = headcount), a boolean array: True where the cell was empty
+        and holds the copied default.  Scenarios use it so that changing the source column
+        moves the default too.
     """
 
     settings: Settings
@@ -59,6 +64,7 @@ class Instance:
     origins: dict[str, str] = field(default_factory=dict)
     rows: dict[str, np.ndarray] = field(default_factory=dict)
     load_seconds: float = 0.0
+    defaulted: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -342,7 +348,14 @@ def _check_key_ranges(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Se
     sub = df.loc[dup, key].copy()
     sub["_lo"] = lo[dup].fillna(-math.inf)
     sub["_hi"] = hi[dup].fillna(math.inf)
-    for kval, grp in sub.groupby(key, dropna=False, sort=False):
+    # vectorised screen: sorted by start within each key, a row overlaps when it starts before the
+    # latest end seen so far; only keys with an overlap are examined row by row below
+    sub["_g"] = sub.groupby(key, dropna=False, sort=False).ngroup()
+    srt = sub.sort_values(["_g", "_lo", "_hi"], kind="stable")
+    reach = srt.groupby("_g")["_hi"].cummax().groupby(srt["_g"]).shift()
+    bad_groups = set(srt.loc[(srt["_lo"] <= reach).fillna(False), "_g"])
+    sub = sub[sub["_g"].isin(bad_groups)]
+    for kval, grp in sub.drop(columns="_g").groupby(key, dropna=False, sort=False):
         key_t = kval if isinstance(kval, tuple) else (kval,)
         kd = dict(zip(spec.key, key_t))
         if np.isinf(grp["_lo"]).all() and np.isinf(grp["_hi"]).all():
@@ -418,7 +431,7 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
 
 def _build_table(
     raw: pd.DataFrame, spec: TableSpec, where: str, inline: bool, problems: list[Problem]
-) -> tuple[pd.DataFrame, np.ndarray] | None:
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]] | None:
     raw = raw.rename(columns=lambda c: str(c).strip())
     offset = 1 if inline else 2  # CSV: header is line 1
     rows = pd.Series(range(offset, offset + len(raw)), index=raw.index)
@@ -444,14 +457,16 @@ def _build_table(
     _check_table(out, spec, where, rows, problems)
     if _has_ranges(spec) and not any(q.where == where and q.column in YEAR_COLUMNS for q in problems[n_before:]):
         _check_key_ranges(out, spec, where, rows, problems)
+    defaulted: dict[str, np.ndarray] = {}
     for c in spec.columns:
         if not c.required and c.default_from is None and c.default is not None:
             if c.kind == "list":
                 continue
             out[c.name] = out[c.name].where(out[c.name].notna(), c.default)
         elif c.default_from is not None:
+            defaulted[c.name] = out[c.name].isna().to_numpy()
             out[c.name] = out[c.name].fillna(out[c.default_from])
-    return out.reset_index(drop=True), rows.to_numpy()
+    return out.reset_index(drop=True), rows.to_numpy(), defaulted
 
 
 def empty_table(name: str) -> pd.DataFrame:
@@ -501,6 +516,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     tables: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
     row_numbers: dict[str, np.ndarray] = {}
+    defaulted: dict[str, dict[str, np.ndarray]] = {}
     for name, spec in TABLES.items():
         value = tables_raw.get(name)
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
@@ -531,10 +547,10 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
             continue
         built = _build_table(df, spec, where, inline, problems)
         if built is not None:
-            tables[name], row_numbers[name] = built
+            tables[name], row_numbers[name], defaulted[name] = built
             origins[name] = where
     if problems or settings is None:
         cls = InstanceLoadError if any("not found" in p.message or "cannot be read" in p.message for p in problems) else InstanceValidationError
         raise cls(problems, instance=str(folder) if folder else None)
-    return Instance(settings=settings, tables=tables, path=folder, origins=origins, rows=row_numbers,
+    return Instance(settings=settings, tables=tables, path=folder, origins=origins, rows=row_numbers, defaulted=defaulted,
                     load_seconds=time.perf_counter() - t0)

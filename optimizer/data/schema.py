@@ -77,11 +77,12 @@ def _country_list(value: Any) -> Any:
     return value
 
 
+_COUNTRIES_DOC = "Only plants in these countries (plants.country) count."
+_EXCLUDE_DOC = "All plants except those in these countries count."
+
+
 class _Selector(_Strict):
-    countries: list[str] | None = None
-    """Only plants in these countries (plants.country) count."""
-    exclude_countries: list[str] | None = None
-    """All plants except those in these countries count."""
+    """Checks and helpers shared by the plant rules (fields are declared per rule, in display order)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -103,10 +104,11 @@ class _Selector(_Strict):
     @property
     def selector(self) -> tuple[str, tuple[str, ...]] | None:
         """``("countries", (...))``, ``("exclude_countries", (...))`` or None (every plant)."""
-        if self.countries is not None:
-            return "countries", tuple(self.countries)
-        if self.exclude_countries is not None:
-            return "exclude_countries", tuple(self.exclude_countries)
+        inc, exc = getattr(self, "countries", None), getattr(self, "exclude_countries", None)
+        if inc is not None:
+            return "countries", tuple(inc)
+        if exc is not None:
+            return "exclude_countries", tuple(exc)
         return None
 
     def selects(self, countries: Any) -> Any:
@@ -114,17 +116,13 @@ class _Selector(_Strict):
         import pandas as pd
 
         c = pd.Series(countries) if not isinstance(countries, pd.Series) else countries
-        if self.countries is not None:
-            return c.isin(self.countries)
-        if self.exclude_countries is not None:
-            return ~c.isin(self.exclude_countries)
-        return pd.Series(True, index=c.index)
+        sel = self.selector
+        if sel is None:
+            return pd.Series(True, index=c.index)
+        return c.isin(sel[1]) if sel[0] == "countries" else ~c.isin(sel[1])
 
 
 class _BoundsRule(_Selector):
-    from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
-    """The rule holds in every year >= from_year; empty = the last year only (year)."""
-
     @model_validator(mode="after")
     def _min_le_max(self) -> Any:
         lo, hi = getattr(self, "min"), getattr(self, "max")
@@ -139,7 +137,7 @@ class _BoundsRule(_Selector):
     @property
     def plain(self) -> bool:
         """True for a v1-style rule: every plant, no from_year."""
-        return self.selector is None and self.from_year is None
+        return self.selector is None and getattr(self, "from_year", None) is None
 
 
 class PlantsKeptRule(_BoundsRule):
@@ -149,6 +147,10 @@ class PlantsKeptRule(_BoundsRule):
     """At least this many selected plants are open (count)."""
     max: int | None = Field(default=None, ge=0)
     """At most this many selected plants are open (count)."""
+    from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
+    """The rule holds in every year >= from_year; empty = the last year only (year)."""
+    countries: list[str] | None = Field(default=None, description=_COUNTRIES_DOC)
+    exclude_countries: list[str] | None = Field(default=None, description=_EXCLUDE_DOC)
 
 
 class CapacityKeptRule(_BoundsRule):
@@ -158,6 +160,10 @@ class CapacityKeptRule(_BoundsRule):
     """At least this much capacity of selected plants is open (units/yr)."""
     max: float | None = Field(default=None, ge=0)
     """At most this much capacity of selected plants is open (units/yr)."""
+    from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
+    """The rule holds in every year >= from_year; empty = the last year only (year)."""
+    countries: list[str] | None = Field(default=None, description=_COUNTRIES_DOC)
+    exclude_countries: list[str] | None = Field(default=None, description=_EXCLUDE_DOC)
 
 
 class JobsRule(_Selector):
@@ -167,6 +173,8 @@ class JobsRule(_Selector):
     """Jobs cut must reach at least this (people)."""
     by_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
     """Count the plants closed in this year; empty = the last year (year)."""
+    countries: list[str] | None = Field(default=None, description=_COUNTRIES_DOC)
+    exclude_countries: list[str] | None = Field(default=None, description=_EXCLUDE_DOC)
 
     @model_validator(mode="before")
     @classmethod
@@ -281,9 +289,9 @@ class Settings(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form information, ignored by the model (e.g. a published optimum)."""
     horizon_years: int = Field(default=1, ge=1, le=200)
-    """Years H over which annual cash flows count (years)."""
+    """Years H over which the steady-state year's cash flows count, without periods; with periods it must be absent (years)."""
     discount_rate: float = Field(default=0.0, ge=0, lt=1)
-    """Annual rate r of the annuity factor A = sum_{t=1..H} (1+r)^-t (fraction)."""
+    """Annual rate r: annuity factor A = sum_{t=1..H} (1+r)^-t, or with periods year t's factor (1+r)^-t (fraction)."""
     periods: Periods | None = None
     """{first: Y1, last: YT}: a multi-year plan, one period per year; empty = the v1 steady state (years)."""
     tail_years: int = Field(default=0, ge=0, le=200)
@@ -683,5 +691,14 @@ def format_reference() -> str:
                 f"| `{c.name}` | {c.kind} | {c.unit} | {'yes' if c.required else 'no'} | {default} | {', '.join(allowed)} | {c.description} |"
             )
         lines.append("| `source`, `note` | str | | no | | | Free text, ignored by the model. |")
+    from .validate import ERROR_CHECKS, WARNING_CHECKS  # late: validate imports this module
+
+    lines += ["", "### Cross-table checks", "",
+              "Run after the type checks above; every problem found is listed with file, table, row, column and a fix.",
+              "", "| check | kind | what |", "|---|---|---|"]
+    for kind, checks in (("error", ERROR_CHECKS), ("warning", WARNING_CHECKS)):
+        for check in checks:
+            doc = " ".join((check.__doc__ or "").split("\n\n")[0].split())
+            lines.append(f"| `{check.__name__}` | {kind} | {doc} |")
     return "\n".join(lines) + "\n"
 

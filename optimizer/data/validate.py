@@ -50,7 +50,7 @@ def _unknown_refs(inst: Instance, table: str, column: str, target: str, target_c
 
 
 def check_references(inst: Instance) -> list[Problem]:
-    """Every id used in a table exists in the table that defines it."""
+    """Every id used in a table exists in the table that defines it (plants, models, markets; tariff, quota and ban markets; powertrains)."""
     out: list[Problem] = []
     for table, column, target, target_col in (
         ("production", "plant", "plants", "plant"),
@@ -136,7 +136,7 @@ def applies(df: pd.DataFrame, year: int | None) -> pd.Series:
 
 
 def check_settings_years(inst: Instance) -> list[Problem]:
-    """Periods and the settings that need them (spec 1, 4, 6b, 10.2-10.4).
+    """With periods, horizon_years is absent and a min_jobs_cut by_year is a period; without, tail_years and rule years are absent.
 
     With periods: ``horizon_years`` must be absent, a rule's ``by_year`` must be a
     period.  Without periods: ``tail_years``, rule ``from_year``/``by_year`` and
@@ -255,15 +255,17 @@ def check_selectors(inst: Instance) -> list[Problem]:
 _KEYS3 = ("origin", "market", "powertrain")
 
 
-def _stacks_available(inst: Instance, model: str, market: str, year: int | None) -> bool:
-    """At least one stack of ``model`` may be sold in ``market`` in ``year`` (not banned, available)."""
+def _stacks_available(inst: Instance, model: str, market: str, year: int | None, any_year: bool = False) -> bool:
+    """At least one stack of ``model`` may be sold in ``market`` in ``year`` (not banned, available).
+
+    ``any_year``: in some year (dated bans and available_from ignored: a superset)."""
     sw = inst.tables["software"]
     mine = sw[sw["model"] == model]
     if mine.empty:
         return True  # implicit stack, no origin, never banned
     banned = set(inst.tables["markets"].set_index("market")["banned_software_origins"].get(market, ()) or ())
     b = inst.tables["bans"]
-    if not b.empty:
+    if not b.empty and not any_year:
         hit = b[(b["market"] == market) & (b["kind"] == "software") & applies(b, year)]
         banned |= set(hit["origin"])
     ok = ~mine["origin"].isin(banned)
@@ -273,11 +275,15 @@ def _stacks_available(inst: Instance, model: str, market: str, year: int | None)
     return bool(ok.any())
 
 
-def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: int | None) -> bool:
-    """Some flow from a plant in ``origin`` of a ``powertrain`` model to ``market`` exists in ``year``."""
+def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: int | None,
+              any_year: bool = False) -> bool:
+    """Some flow from a plant in ``origin`` of a ``powertrain`` model to ``market`` exists in ``year``.
+
+    ``year`` None: the single v1 year (every row applies).  ``any_year``: a cheap superset test,
+    every row applies and no dated ban holds."""
     t = inst.tables
     b = t["bans"]
-    if not b.empty and ((b["market"] == market) & (b["kind"] == "plant") & (b["origin"] == origin)
+    if not b.empty and not any_year and ((b["market"] == market) & (b["kind"] == "plant") & (b["origin"] == origin)
                         & applies(b, year)).any():
         return False
     plants = set(t["plants"].loc[t["plants"]["country"] == origin, "plant"])
@@ -289,7 +295,7 @@ def _realised(inst: Instance, origin: str, market: str, powertrain: str, year: i
     dm = t["demand"]
     dm = dm[(dm["market"] == market) & dm["model"].isin(set(pr["model"])) & applies(dm, year)]
     pairs = pr.merge(fr[["plant"]].drop_duplicates(), on="plant").merge(dm[["model"]].drop_duplicates(), on="model")
-    return any(_stacks_available(inst, v, market, year) for v in pairs["model"].drop_duplicates())
+    return any(_stacks_available(inst, v, market, year, any_year) for v in pairs["model"].drop_duplicates())
 
 
 def _ambiguous(inst: Instance, table: str) -> list[Problem]:
@@ -353,11 +359,24 @@ def _ambiguous(inst: Instance, table: str) -> list[Problem]:
                                      & (t["powertrain"].isin([ptr, "*"])) & (t["_spec"] > spec))
                             better = df[match.to_numpy()]
                             bad = [y for y in common if not applies(better, y).any()]
+                            if bad and bad != [None] and not _realised(inst, o, m, ptr, None, any_year=True):
+                                continue  # no flow of this combination in any year (all rows: a superset)
                             bad = [y for y in bad if _realised(inst, o, m, ptr, y)]
                             if bad:
                                 found[(int(rd["_row_a"]), int(rd["_row_b"]), (o, m, ptr))] = bad
+                                if len(found) >= _MAX_REPORTED:
+                                    return _ambiguity_problems(found, where, table)
+    return _ambiguity_problems(found, where, table)
+
+
+_MAX_REPORTED = 50
+"""At most this many ambiguous (row pair, combination) problems are listed per table."""
+
+
+def _ambiguity_problems(found: dict[tuple[int, int, tuple[str, str, str]], list[int | None]], where: str,
+                        table: str) -> list[Problem]:
     out = []
-    for (ra, rb, (o, m, ptr)), yrs in list(found.items())[:50]:
+    for (ra, rb, (o, m, ptr)), yrs in found.items():
         a, b = sorted((ra, rb))
         when = "" if yrs == [None] else f" in {_years_text([y for y in yrs if y is not None])}"
         out.append(Problem(
@@ -369,7 +388,7 @@ def _ambiguous(inst: Instance, table: str) -> list[Problem]:
 
 
 def check_ambiguous_rates(inst: Instance) -> list[Problem]:
-    """Two equally specific tariff (or quota) rows that both match a flow's (origin, market, powertrain) in a year."""
+    """No two equally specific tariffs (or tariff_quotas) rows both match an existing non-domestic flow's (origin, market, powertrain) and apply in a common year, unless a more specific row applies then."""
     return _ambiguous(inst, "tariffs") + _ambiguous(inst, "tariff_quotas")
 
 
@@ -380,7 +399,7 @@ ERROR_CHECKS: tuple[Check, ...] = (
 
 
 def warn_plants_kept(inst: Instance) -> list[Problem]:
-    """Bounds on plants kept that no plan can meet (the solve will report infeasible)."""
+    """plants_kept, capacity_kept and min_jobs_cut rules that no plan can meet given plant status (the solve will report infeasible)."""
     s = inst.settings
     plants = inst.tables["plants"]
     out = []
@@ -394,6 +413,17 @@ def warn_plants_kept(inst: Instance) -> list[Problem]:
                                column=f"{key}.min", fix=f"Lower {key}.min or change plant status."))
         if r.max is not None and r.max < keep:
             out.append(Problem(YAML, f"{key}.max = {r.max} but {keep} plants have status keep.",
+                               column=f"{key}.max", fix=f"Raise {key}.max or change plant status."))
+    for i, c in enumerate(s.capacity_kept):
+        sel = c.selects(plants["country"])
+        can = float(plants.loc[sel & (plants["status"] != "close"), "capacity"].sum())
+        must = float(plants.loc[sel & (plants["status"] == "keep"), "capacity"].sum())
+        key = _rule_key(inst, "capacity_kept", i)
+        if c.min is not None and c.min > can:
+            out.append(Problem(YAML, f"{key}.min = {c.min:g} but the plants that can stay open have capacity {can:g}.",
+                               column=f"{key}.min", fix=f"Lower {key}.min or change plant status."))
+        if c.max is not None and c.max < must:
+            out.append(Problem(YAML, f"{key}.max = {c.max:g} but the plants with status keep have capacity {must:g}.",
                                column=f"{key}.max", fix=f"Raise {key}.max or change plant status."))
     for i, r in enumerate(s.min_jobs_cut):
         sel = r.selects(plants["country"])

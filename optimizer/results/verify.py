@@ -62,14 +62,26 @@ def verify(inst: Instance, res: Result, *, tol: float = 1e-5) -> list[str]:
     for o, u in exports.items():
         if o in ch.index and over(u, ch[o]):
             out.append(f"export channel {o}: {u:g} > {ch[o]:g}")
-    n_kept = int(kept.sum())
-    lo, hi = s.plants_kept.min, s.plants_kept.max
-    if (lo is not None and n_kept < lo) or (hi is not None and n_kept > hi):
-        out.append(f"plants kept {n_kept} outside [{lo}, {hi}]")
-    hc = t["plants"].set_index("plant")["headcount"]
-    cut = float(hc[~kept].sum())
-    if s.min_jobs_cut is not None and over(s.min_jobs_cut, cut):
-        out.append(f"jobs cut {cut:g} < {s.min_jobs_cut:g}")
+    # plant rules, read for the single (v1) year: every rule holds in it
+    pt = t["plants"].set_index("plant")
+    country = pt["country"].reindex(kept.index)
+    for rule in s.plants_kept:
+        sel = rule.selects(country).to_numpy()
+        n_kept = int(kept[sel].sum())
+        lo, hi = rule.min, rule.max
+        if (lo is not None and n_kept < lo) or (hi is not None and n_kept > hi):
+            out.append(f"plants kept {n_kept} outside [{lo}, {hi}]" + (f" ({rule.selector})" if rule.selector else ""))
+    for crule in s.capacity_kept:
+        sel = crule.selects(country).to_numpy()
+        cap_kept = float((pt["capacity"].reindex(kept.index)[sel] * kept[sel]).sum())
+        if (crule.min is not None and over(crule.min, cap_kept)) or (crule.max is not None and over(cap_kept, crule.max)):
+            out.append(f"capacity kept {cap_kept:g} outside [{crule.min}, {crule.max}]")
+    jc = pt["jobs_cut"].reindex(kept.index)
+    for jrule in s.min_jobs_cut:
+        sel = jrule.selects(country).to_numpy()
+        cut = float(jc[sel][~kept[sel].astype(bool)].sum())
+        if over(jrule.min, cut):
+            out.append(f"jobs cut {cut:g} < {jrule.min:g}")
     if s.single_sourcing:
         n_src = fl.groupby(["model", "market"])["plant"].nunique()
         for k, n in n_src[n_src > 1].items():

@@ -18,7 +18,8 @@ One scenario::
       description: EU adds 20 points of duty on China-built EVs
       extends: other_scenario            # optional: apply that one first
       settings:                          # instance.yaml keys (subset, see SETTINGS_KEYS)
-        plants_kept: {max: 11}           # mappings (plants_kept, solver) are merged key by key
+        plants_kept: {max: 11}           # mappings (plants_kept, capacity_kept, solver) are merged key by key;
+                                         # for rule lists: into the one rule without selector or from_year
         min_jobs_cut: 20000
       changes:                           # applied in file order
         - table: tariffs
@@ -68,7 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import InstanceError, InstanceValidationError, Problem
 from ..data.instance import Instance, from_dict, read_yaml
@@ -95,7 +96,10 @@ SETTINGS_KEYS = ("plants_kept", "capacity_kept", "min_jobs_cut", "solver", "hori
                  "duty_basis", "single_sourcing", "tail_years", "co2_price", "co2_cap")
 """``instance.yaml`` keys a scenario (or a batch job) may change."""
 
-_MERGED_KEYS = ("plants_kept", "solver")
+_MERGED_KEYS = ("plants_kept", "capacity_kept", "solver")
+_RULE_LISTS = ("plants_kept", "capacity_kept")
+"""Rule-list settings: a mapping of only min/max is merged into the list's one plain rule (no selector,
+no from_year), which is created when there is none; any other value replaces the whole list."""
 SCENARIO_KEYS = ("description", "extends", "settings", "changes", "fix_software", "sources", "note")
 CHANGE_KEYS = ("table", "where", "set", "scale", "add", "add_rows", "remove", "note")
 FILE_KEYS = ("description", "sources", "scenarios", "scenario_sets")
@@ -107,6 +111,8 @@ JOINS: dict[str, dict[str, str]] = {
     "software": {"model": "models"},
     "demand": {"model": "models", "market": "markets"},
     "tariffs": {"market": "markets"},
+    "tariff_quotas": {"market": "markets"},
+    "bans": {"market": "markets"},
 }
 """Per table: id column -> the table it references (usable as ``<id>.<column>`` in filters)."""
 
@@ -364,7 +370,9 @@ def _fmt(v: Any) -> str:
 
 def _fmt_any(v: Any) -> str:
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_fmt_any(x)}" for k, x in v.items() if x is not None) + "}"
+    if isinstance(v, list) and any(isinstance(x, (Mapping, BaseModel)) for x in v):
+        return "[" + ", ".join(_fmt_any(x.model_dump() if isinstance(x, BaseModel) else x) for x in v) + "]"
     return _fmt(v)
 
 
@@ -394,6 +402,11 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
+_FOLLOW_SOURCE = ("jobs_cut",)
+"""Defaulted columns re-derived from their source when a scenario changes it: plants.jobs_cut (empty = headcount)
+follows headcount, as v1's min_jobs_cut counted headcount.  (demand.customs_value keeps the value loaded, as in v1.)"""
+
+
 class _Ctx:
     """State of one application: working tables, touched cells, log, problems."""
 
@@ -403,7 +416,10 @@ class _Ctx:
         self.changed: set[str] = set()
         self.log: list[str] = []
         self.problems: list[Problem] = []
-        self.settings = inst.settings.model_dump(exclude_unset=True)
+        self.settings = inst.settings.model_dump()
+        # keys the YAML gave or a scenario changed; the others keep their defaults when re-validated
+        # (horizon_years and tail_years must stay "not given" for the periods checks)
+        self.given: set[str] = set(inst.settings.model_fields_set)
         self.fixes: dict[tuple[str, str], bool] = {}
         self.threads_set = False
 
@@ -412,6 +428,12 @@ class _Ctx:
             df = self.base.tables[name].copy()
             rows = self.base.rows.get(name)
             df["_row"] = list(rows) if rows is not None and len(rows) == len(df) else list(range(1, len(df) + 1))
+            # cells filled from another column (default_from): remember them and their value, so that a
+            # scenario changing the source column (e.g. headcount) moves the default (jobs_cut) too
+            for col, mask in self.base.defaulted.get(name, {}).items():
+                if col in _FOLLOW_SOURCE and len(mask) == len(df):
+                    df[f"_dflt_{col}"] = mask
+                    df[f"_orig_{col}"] = df[col]
             self.tables[name] = df
         return self.tables[name]
 
@@ -446,7 +468,7 @@ def _series_for(ctx: _Ctx, table: str, key: str) -> tuple[pd.Series | None, str 
 def _matches(s: pd.Series, kind: str, value: Any) -> pd.Series:
     if kind == "list":
         return s.map(lambda t: isinstance(t, (tuple, list)) and str(value) in t).astype(bool)
-    if kind in {"float", "int"}:
+    if kind in {"float", "int", "year"}:
         return (pd.to_numeric(s, errors="coerce") == float(value)).fillna(False).astype(bool)
     if kind == "bool":
         return (s.astype("boolean") == bool(value)).fillna(False).astype(bool)
@@ -482,7 +504,7 @@ def _mask(ctx: _Ctx, table: str, where: Mapping[str, Any] | None, say: Any) -> p
                     f"where.{key}", f"Quote the value, e.g. {key}: \"NO\".")
                 ok = False
                 continue
-            if kind in {"float", "int"} and not _is_num(v):
+            if kind in {"float", "int", "year"} and not _is_num(v):
                 say(f"filter '{key}': {v!r} is not a number.", f"where.{key}", None)
                 ok = False
                 continue
@@ -599,7 +621,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     say(f"set {col}: got the boolean {str(val).lower()}; YAML reads unquoted yes/no/on/off as booleans.",
                         f"set.{col}", "Quote the value.")
                     continue
-                if kind in {"float", "int"} and val is not None and not _is_num(val):
+                if kind in {"float", "int", "year"} and val is not None and not _is_num(val):
                     say(f"set {col}: {val!r} is not a number.", f"set.{col}", "Give a number.")
                     continue
                 if kind == "list":
@@ -610,7 +632,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     new = pd.Series([val] * n, index=old.index, dtype=object)
                 desc = f"= {_fmt(val) if not isinstance(val, list) else ';'.join(map(str, val))}"
             elif op == "scale":
-                if kind not in {"float", "int"}:
+                if kind not in {"float", "int", "year"}:
                     say(f"scale {col}: column is not numeric.", f"scale.{col}", "Use set.")
                     continue
                 if not _is_num(val):
@@ -624,7 +646,7 @@ def _apply_change(ctx: _Ctx, sc: Scenario, i: int, ch: Mapping[str, Any], touche
                     extra = {str(x).strip() for x in items if str(x).strip()}
                     new = old.map(lambda t, extra=extra: tuple(sorted(set(t) | extra)))
                     desc = f"+ {';'.join(sorted(extra))}"
-                elif kind in {"float", "int"}:
+                elif kind in {"float", "int", "year"}:
                     if not _is_num(val):
                         say(f"add {col}: {val!r} is not a number.", f"add.{col}", "Give a number, e.g. 0.2.")
                         continue
@@ -658,11 +680,23 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
             ctx.problems.append(_p(where, sc_name, f"setting '{k}' cannot be changed.", column=f"{label}.{k}",
                                    fix=f"Use one of: {', '.join(SETTINGS_KEYS)}."))
             continue
-        if k in _MERGED_KEYS and isinstance(v, Mapping):
-            cur = ctx.settings.get(k) or {}
-            if isinstance(cur, list):  # rule lists: merge into the one rule, else the mapping replaces them
-                cur = cur[0] if len(cur) == 1 else {}
-            cur = dict(cur)
+        ctx.given.add(k)
+        if k in _RULE_LISTS and isinstance(v, Mapping) and set(v) <= {"min", "max"}:
+            rules = [dict(r) for r in ctx.settings.get(k) or []]
+            plain = [i for i, r in enumerate(rules) if r.get("from_year") is None and r.get("countries") is None
+                     and r.get("exclude_countries") is None]
+            if len(plain) <= 1:
+                if not plain:
+                    rules.append({})
+                    plain = [len(rules) - 1]
+                cur = rules[plain[0]]
+                for kk, vv in v.items():
+                    ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
+                    cur[kk] = vv
+                ctx.settings[k] = rules
+                continue
+        if k in _MERGED_KEYS and k not in _RULE_LISTS and isinstance(v, Mapping):
+            cur = dict(ctx.settings.get(k) or {})
             for kk, vv in v.items():
                 ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
                 cur[kk] = vv
@@ -673,13 +707,18 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
             ctx.log.append(f"settings.{k}: {_fmt_any(ctx.settings.get(k))} -> {_fmt_any(v)}")
             ctx.settings[k] = v
     try:
-        Settings.model_validate({**ctx.settings, "tables": {}})
+        Settings.model_validate({**_given(ctx), "tables": {}})
     except ValidationError as exc:
         for err in exc.errors():
             key = ".".join(str(x) for x in err["loc"])
             ctx.problems.append(_p(where, sc_name, f"setting {key}: {err['msg']} (got {err.get('input')!r}).",
                                    column=f"{label}.{key}"))
         ctx.settings = before
+
+
+def _given(ctx: _Ctx) -> dict[str, Any]:
+    """The settings to re-validate: those given in the YAML or changed by a scenario."""
+    return {k: v for k, v in ctx.settings.items() if k in ctx.given}
 
 
 def _cell(v: Any) -> Any:
@@ -697,7 +736,13 @@ def _cell(v: Any) -> Any:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [c for c in df.columns if c != "_row"]
+    df = df.copy()
+    for c in [c for c in df.columns if c.startswith("_dflt_")]:
+        col = c[len("_dflt_"):]
+        # a default left as loaded is written empty again (re-derived from its source column)
+        same = df[col].astype(object).eq(df[f"_orig_{col}"].astype(object))
+        df.loc[df[c].fillna(False).astype(bool) & same, col] = None
+    cols = [c for c in df.columns if not c.startswith("_")]
     return [{c: _cell(v) for c, v in zip(cols, row)} for row in df[cols].itertuples(index=False, name=None)]
 
 
@@ -766,7 +811,7 @@ def apply_scenario(
     if ctx.problems:
         raise InstanceValidationError(ctx.problems, instance=inst.name)
 
-    settings_raw = {**ctx.settings}
+    settings_raw = _given(ctx)
     new_inst = inst
     if ctx.changed:
         settings_raw["tables"] = {t: _records(ctx.table(t) if t in ctx.changed else inst.tables[t])
@@ -779,11 +824,13 @@ def apply_scenario(
             raise InstanceValidationError(_rewrap(exc.problems, ctx, chain, name), instance=inst.name) from None
         tables = dict(inst.tables)
         rows = dict(inst.rows)
+        defaulted = dict(inst.defaulted)
         for t in ctx.changed:
             tables[t] = fresh.tables[t]
             rows[t] = np.abs(ctx.table(t)["_row"].to_numpy(dtype=int))
+            defaulted[t] = fresh.defaulted.get(t, {})
         settings = fresh.settings.model_copy(update={"tables": inst.settings.tables})
-        new_inst = inst.replace(settings=settings, tables=tables, rows=rows)
+        new_inst = inst.replace(settings=settings, tables=tables, rows=rows, defaulted=defaulted)
     elif chain or overrides:
         new_inst = inst.replace(settings=Settings.model_validate(settings_raw))
     try:
@@ -824,13 +871,14 @@ def _rewrap(problems: Sequence[Problem], ctx: _Ctx, chain: Sequence[Scenario], n
 
 
 def build_scenario(applied: AppliedScenario, options: Any = None) -> Any:
-    """Build the model of an applied scenario, fixing its ``fix_software`` decisions."""
+    """Build the Pyomo model of an applied scenario, fixing its ``fix_software`` decisions."""
     from ..api import build
 
     built = build(applied.instance, options)
+    m = built.model
     for (v, s), dev in applied.fix_software.items():
-        if built.has("w", (v, s)):
-            built.fix("w", (v, s), 1.0 if dev else 0.0)
+        if (v, s) in m.W:
+            m.w[v, s].fix(1 if dev else 0)
         elif dev:
             raise InstanceValidationError([Problem(
                 "scenario", f"scenario '{applied.name}': software {v}/{s} cannot be forced developed: no flow can use it "
