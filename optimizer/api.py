@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +12,12 @@ import pyomo.environ as pyo
 
 from .models import BuildOptions, build_model
 
-from .errors import Problem
+from .errors import InvalidOptionError, Problem
 from .data.instance import Instance
 from .data.instance import load as _load
 from .data.prepare import ModelData, prepare
 from .results.tables import Result, extract_tables
-from .solver.highs import SolveOptions, SolveReport, Status, solve_model
+from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, check_options, solve_model
 from .data.validate import validate
 
 log = logging.getLogger(__name__)
@@ -116,14 +116,22 @@ def solve(
     interface: str = "direct",
     build_options: BuildOptions | None = None,
     log_solver: bool = False,
+    progress: Callable[[SolveProgress], None] | None = None,
 ) -> Result:
     """Solve an instance (path, :class:`Instance` or :class:`BuiltModel`) and return a :class:`Result`.
 
     Options left as ``None`` take the instance's ``solver`` settings.  The result's
     ``status`` says whether a solution exists; input mistakes raise
-    :class:`~optimizer.InstanceError`.
+    :class:`~optimizer.InstanceError`, options out of range :class:`~optimizer.InvalidOptionError`.
+    ``progress`` is called with a :class:`SolveProgress` during a MIP solve (direct interface).
+    Ctrl-C during the solve stops HiGHS: the result then holds the incumbent (status
+    ``feasible``, termination ``interrupted``) or none.
     """
     t_start = time.perf_counter()
+    check_options(SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed))
+    if interface not in ("direct", "pyomo"):
+        msg = f"unknown interface '{interface}'; use 'direct' or 'pyomo'"
+        raise InvalidOptionError(msg)
     built = source if isinstance(source, BuiltModel) else build(source, build_options)
     timings = dict(built.timings)
     s = built.instance.settings.solver
@@ -134,6 +142,7 @@ def solve(
         seed=s.seed if seed is None else seed,
         interface=interface,  # type: ignore[arg-type]
         log=log_solver,
+        progress=progress,
     )
     if mip_start is not None:
         _set_mip_start(built, mip_start)

@@ -7,8 +7,11 @@ The tree is small on purpose::
     │   ├── InstanceLoadError         unreadable file, bad YAML, path outside the folder
     │   └── InstanceValidationError   wrong types, ranges, ids, duplicates, ambiguity
     ├── ModelBuildError               the model could not be built from valid data
+    ├── InvalidOptionError            a solve option out of range (also a ValueError)
+    ├── OutputPathError               an output folder cannot be written (also a ValueError)
     └── SolveError
         ├── SolverUnavailableError    HiGHS (highspy) cannot be imported
+        ├── SolverCallError           a HiGHS call returned an error (reported as status ``error``)
         └── NoSolutionError           results asked for, but the solve holds no solution
 
 Input errors carry every problem found (``.problems``), each naming the file or
@@ -91,12 +94,24 @@ class ModelBuildError(OptimizerError):
     """The optimisation model could not be built."""
 
 
+class InvalidOptionError(OptimizerError, ValueError):
+    """A solve option (time limit, gap, threads, seed, a HiGHS option) is out of range: a usage mistake."""
+
+
+class OutputPathError(OptimizerError, ValueError):
+    """An output folder (``--out``) is a file, not writable or not a usable path: a usage mistake."""
+
+
 class SolveError(OptimizerError):
     """The solver could not be run or returned nothing usable."""
 
 
 class SolverUnavailableError(SolveError):
     """HiGHS (the ``highspy`` package) is not importable."""
+
+
+class SolverCallError(SolveError):
+    """A HiGHS call (option, model transfer, start, run) returned an error; the solve reports status ``error``."""
 
 
 class NoSolutionError(SolveError):

@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InstanceLoadError, InstanceValidationError, Problem
-from .schema import TABLES, ColumnSpec, Settings, TableSpec
+from .schema import MAX_QUANTITY, MAX_RATE, TABLES, ColumnSpec, Settings, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -308,8 +308,14 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
             m = re.match(r"(\w+)\(([-\d.e+]+)\)", check)
             op = _CHECK_TEXT.get(m.group(1), m.group(1)) if m else check
             bound = m.group(2) if m else ""
-            problems.append(Problem(where, f"{rec.failure_case!r} must be {op} {bound}.", table=spec.name, row=row,
-                                    column=col, fix=f"Use a value {op} {bound}."))
+            why = ""
+            if op == "<=" and col and spec.column(col).le in (MAX_QUANTITY, MAX_RATE):
+                why = (" (the largest figure accepted: larger numbers exceed what the solver HiGHS can represent "
+                       "exactly once multiplied by the horizon and rates)")
+            shown = f"{rec.failure_case:g}" if isinstance(rec.failure_case, float) else repr(rec.failure_case)
+            problems.append(Problem(where, f"{shown} must be {op} {float(bound):g}{why}.", table=spec.name, row=row,
+                                    column=col, fix=f"Use a value {op} {float(bound):g}, e.g. in thousands."
+                                    if why else f"Use a value {op} {bound}."))
         for key, grp in df.loc[sorted(dup_rows)].groupby(list(spec.key), dropna=False, sort=False):
             key_t = key if isinstance(key, tuple) else (key,)
             lines = [int(rows[i]) for i in grp.index]

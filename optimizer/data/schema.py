@@ -16,6 +16,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # ---------------------------------------------------------------------------
+# limits: numbers the solver can represent
+# ---------------------------------------------------------------------------
+
+MAX_QUANTITY = 1e12
+"""Largest capacity, unit count, headcount or money figure accepted.
+
+HiGHS refuses a model whose constraint coefficients reach 1e15 and reads bounds or costs of
+1e20 or more as infinite, which silently changes the model.  Capacities and headcounts
+enter the constraints as coefficients and money figures are multiplied by the annuity
+factor (up to 200 years) and by duty rates (up to ``MAX_RATE``); 1e12 keeps every product
+below both limits with room to spare, and is far above any real plant or price."""
+MAX_RATE = 10.0
+"""Largest ad-valorem duty rate accepted (1,000 %), for the same reason."""
+MAX_COUNT = 1_000_000
+"""Largest plant count in ``plants_kept`` (a count, kept well inside the solver's limits)."""
+MAX_THREADS = 256
+"""Most HiGHS threads (one OS thread each; thousands abort the process)."""
+MAX_SEED = 2**31 - 1
+"""HiGHS's random seed is a 32-bit signed integer."""
+
+# ---------------------------------------------------------------------------
 # instance.yaml settings
 # ---------------------------------------------------------------------------
 
@@ -42,9 +63,9 @@ class Source(_Strict):
 class PlantsKept(_Strict):
     """Bounds on the number of plants kept open (an integer n means exactly n)."""
 
-    min: int | None = Field(default=None, ge=0)
+    min: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     """At least this many plants are kept (count)."""
-    max: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     """At most this many plants are kept (count)."""
 
     @model_validator(mode="before")
@@ -66,13 +87,13 @@ class PlantsKept(_Strict):
 class SolverSettings(_Strict):
     """Solver options; the CLI and API arguments override them."""
 
-    time_limit_s: float = Field(default=60.0, gt=0)
+    time_limit_s: float = Field(default=60.0, gt=0, le=1e9)
     """Wall-clock limit for HiGHS (seconds)."""
     mip_rel_gap: float = Field(default=1e-4, ge=0, le=1)
     """Stop when the relative MIP gap is at most this (fraction)."""
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     """HiGHS threads; empty = HiGHS default."""
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """HiGHS random seed."""
 
 
@@ -98,7 +119,7 @@ class Settings(_Strict):
     """Annual rate r of the annuity factor A = sum_{t=1..H} (1+r)^-t (fraction)."""
     plants_kept: PlantsKept = Field(default_factory=PlantsKept)
     """Bounds on the number of plants kept (count)."""
-    min_jobs_cut: float | None = Field(default=None, ge=0)
+    min_jobs_cut: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     """Total headcount of closed plants must reach this (people)."""
     duty_basis: Literal["cif", "fob"] = "cif"
     """Ad-valorem duty on customs value plus freight (cif) or customs value only (fob)."""
@@ -162,7 +183,7 @@ def _id(name: str, description: str) -> ColumnSpec:
 
 
 def _money(name: str, description: str, unit: str, *, required: bool = True, default: Any = None) -> ColumnSpec:
-    return ColumnSpec(name, "float", description, required=required, default=default, unit=unit, ge=0)
+    return ColumnSpec(name, "float", description, required=required, default=default, unit=unit, ge=0, le=MAX_QUANTITY)
 
 
 _POWERTRAINS = ("BEV", "PHEV", "HEV", "ICE")
@@ -176,10 +197,10 @@ TABLES: dict[str, TableSpec] = {
             (
                 _id("plant", "Plant id."),
                 ColumnSpec("country", "str", "Country of the plant (origin for tariffs and export channels)."),
-                ColumnSpec("capacity", "float", "Plant capacity.", unit="units/yr", ge=0),
+                ColumnSpec("capacity", "float", "Plant capacity.", unit="units/yr", ge=0, le=MAX_QUANTITY),
                 _money("fixed_cost", "Fixed cost while the plant is kept.", "money/yr"),
                 _money("closure_cost", "One-off cost if the plant is closed.", "money"),
-                ColumnSpec("headcount", "float", "Jobs at the plant (cut if closed).", unit="people", ge=0),
+                ColumnSpec("headcount", "float", "Jobs at the plant (cut if closed).", unit="people", ge=0, le=MAX_QUANTITY),
                 ColumnSpec(
                     "status",
                     "enum",
@@ -218,6 +239,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     unit="units/yr",
                     ge=0,
+                    le=MAX_QUANTITY,
                 ),
             ),
             "Which plant can build which model, at what cost.",
@@ -260,8 +282,9 @@ TABLES: dict[str, TableSpec] = {
                 _id("model", "Model id (models.model)."),
                 _id("market", "Market id (markets.market)."),
                 _money("price", "Net revenue per vehicle sold.", "money/unit"),
-                ColumnSpec("max_units", "float", "Most units that can be sold.", unit="units/yr", ge=0),
-                ColumnSpec("min_units", "float", "Units that must be sold.", required=False, default=0.0, unit="units/yr", ge=0),
+                ColumnSpec("max_units", "float", "Most units that can be sold.", unit="units/yr", ge=0, le=MAX_QUANTITY),
+                ColumnSpec("min_units", "float", "Units that must be sold.", required=False, default=0.0, unit="units/yr", ge=0,
+                           le=MAX_QUANTITY),
                 ColumnSpec(
                     "customs_value",
                     "float",
@@ -269,6 +292,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     unit="money/unit",
                     ge=0,
+                    le=MAX_QUANTITY,
                     default_from="price",
                 ),
             ),
@@ -291,8 +315,9 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("origin", "str", "Country of the plant, or '*'.", wildcard=True),
                 ColumnSpec("market", "str", "Market id, or '*'.", wildcard=True),
                 ColumnSpec("powertrain", "str", "Powertrain, or '*'.", wildcard=True),
-                ColumnSpec("ad_valorem", "float", "Ad-valorem duty rate.", unit="fraction", ge=0),
-                ColumnSpec("specific", "float", "Specific duty per vehicle.", required=False, default=0.0, unit="money/unit", ge=0),
+                ColumnSpec("ad_valorem", "float", "Ad-valorem duty rate.", unit="fraction", ge=0, le=MAX_RATE),
+                ColumnSpec("specific", "float", "Specific duty per vehicle.", required=False, default=0.0, unit="money/unit", ge=0,
+                           le=MAX_QUANTITY),
             ),
             "Import duties; the matching row with the most non-wildcard keys applies.",
             required=False,
@@ -302,7 +327,8 @@ TABLES: dict[str, TableSpec] = {
             ("origin",),
             (
                 ColumnSpec("origin", "str", "Country whose exports pass through this channel."),
-                ColumnSpec("capacity", "float", "Units per year leaving that country.", unit="units/yr", ge=0),
+                ColumnSpec("capacity", "float", "Units per year leaving that country.", unit="units/yr", ge=0,
+                           le=MAX_QUANTITY),
                 _money("unit_fee", "Fee per exported vehicle.", "money/unit"),
             ),
             "Export channels limiting non-domestic flows out of a country.",
