@@ -323,20 +323,25 @@ def run_interruptible(h: Any, on_progress: Callable[[SolveProgress], None] | Non
     h.cbIpmInterrupt.subscribe(on_interrupt)
     h.cbMipInterrupt.subscribe(on_mip)
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def target() -> None:
         try:
             box["status"] = h.run()
         except BaseException as exc:  # pragma: no cover - reported to the caller below
             box["error"] = exc
+        finally:
+            done.set()
 
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
+    # thread looking finished while HiGHS still runs (CPython issue 90882).
     t = threading.Thread(target=target, name="highs-run", daemon=True)
     t.start()
     interrupted = False
     try:
-        while t.is_alive():
+        while not done.is_set():
             try:
-                t.join(0.1)
+                done.wait(0.1)
             except KeyboardInterrupt:
                 interrupted = True
                 stop.set()
