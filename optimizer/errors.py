@@ -7,6 +7,7 @@ The tree is small on purpose::
     │   ├── InstanceLoadError         unreadable file, bad YAML, path outside the folder
     │   └── InstanceValidationError   wrong types, ranges, ids, duplicates, ambiguity
     ├── ModelBuildError               the model could not be built from valid data
+    ├── BatchWorkerError              a batch's worker processes cannot start
     ├── InvalidOptionError            a solve option out of range (also a ValueError)
     ├── OutputPathError               an output folder cannot be written (also a ValueError)
     └── SolveError
@@ -100,6 +101,10 @@ class InvalidOptionError(OptimizerError, ValueError):
 
 class OutputPathError(OptimizerError, ValueError):
     """An output folder (``--out``) is a file, not writable or not a usable path: a usage mistake."""
+
+
+class BatchWorkerError(OptimizerError):
+    """The worker processes of a local batch died at start-up (raised at once, with the reason)."""
 
 
 class SolveError(OptimizerError):

@@ -222,7 +222,7 @@ def _pool_workers() -> list:
     import psutil
 
     return [p for p in psutil.Process().children(recursive=True)
-            if any("spawn_main" in c for c in (p.cmdline() or []))]
+            if any("spawn_main" in c or "popen_loky" in c for c in (p.cmdline() or []))]
 
 
 def test_local_pool_survives_a_dead_worker(tmp_path: Path, gen_instance: Path) -> None:

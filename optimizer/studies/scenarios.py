@@ -868,7 +868,19 @@ def solve_scenario(
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
+MAX_NAME = 120
+"""Longest safe name: folder names are limited to 255 bytes, and job folders sit in temporary names too."""
+
+
 def safe_name(text: str) -> str:
-    """A file-system safe version of ``text`` (used for job ids)."""
+    """A file-system safe version of ``text`` (used for job ids), at most ``MAX_NAME`` characters.
+
+    A longer name keeps its start and ends with a hash of the whole text, so two long names
+    that differ only at the end stay different.
+    """
     out = _SAFE.sub("_", str(text)).strip("._")
+    if len(out) > MAX_NAME:
+        import hashlib
+
+        out = out[: MAX_NAME - 9].rstrip("._") + "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:8]
     return out or "job"
