@@ -22,6 +22,10 @@ def _interrupted() -> None:
 
 def run() -> None:
     """Run the ``optimizer`` command (``python -m optimizer`` and the installed script)."""
+    bad = [a for a in sys.argv[1:] if "\x00" in a]
+    if bad:  # the OS cannot take such a path; click would fail in os.stat with a traceback
+        sys.stderr.write(f"Error: argument {bad[0]!r} contains a NUL byte (\\x00); remove it.\n")
+        sys.exit(2)
     try:
         import click
 

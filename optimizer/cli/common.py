@@ -37,7 +37,7 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InstanceError as exc:
-            err.print(f"[bold red]Input error[/]: {len(exc.problems)} problem(s)"
+            err.print(f"[bold red]Input error[/]: {getattr(exc, 'count', len(exc.problems)):,} problem(s)"
                       + (f" in {exc.instance}" if exc.instance else ""), markup=True)
             for p in exc.problems:
                 err.print(f"  - {p}", markup=False)

@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from ..errors import InstanceError, InstanceValidationError, Problem
+from ..errors import InstanceError, InstanceValidationError, Problem, short_repr
 from ..data.instance import Instance, from_dict, read_yaml
 from ..data.schema import TABLES, Settings
 from ..data.validate import validate
@@ -246,9 +246,11 @@ def _change_structure(ch: Any, where: str, name: str, i: int) -> list[Problem]:
             out.append(_p(where, name, f"change #{i}: unknown key '{k}'.", column=f"{col}.{k}",
                           fix=f"Use: {', '.join(CHANGE_KEYS)}."))
     table = ch.get("table")
-    if table not in TABLES:
-        out.append(_p(where, name, f"change #{i}: unknown table {table!r}.", column=f"{col}.table",
-                      fix=f"Use one of: {', '.join(TABLES)}."))
+    if not isinstance(table, str) or table not in TABLES:
+        what = f"unknown table {short_repr(table)}" if isinstance(table, (str, int, float, bool, type(None))) else \
+            f"'table' must be one table name, not a {type(table).__name__} ({short_repr(table)})"
+        out.append(_p(where, name, f"change #{i}: {what}.", column=f"{col}.table",
+                      fix=f"Use one of: {', '.join(TABLES)} (one change per table)."))
     ops = [k for k in (*OPS, "add_rows", "remove") if ch.get(k) not in (None, False)]
     if not ops:
         out.append(_p(where, name, f"change #{i}: no operation.", column=col,
