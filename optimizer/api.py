@@ -14,11 +14,10 @@ from .models import BuildOptions, build_model
 
 from .errors import InvalidOptionError, Problem
 from .data.instance import Instance
-from .data.instance import load as _load
 from .data.prepare import ModelData, prepare
 from .results.tables import Result, extract_tables
 from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, check_options, solve_model
-from .data.validate import validate
+from .data.validate import load_checked, validate
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,9 @@ def load(path: str | Path) -> Instance:
 
     Raises :class:`~optimizer.InstanceError` listing every problem found.
     """
-    inst = _load(path)
     t0 = time.perf_counter()
-    validate(inst)
-    return inst.replace(load_seconds=inst.load_seconds + (time.perf_counter() - t0))
+    inst, _ = load_checked(path)
+    return inst.replace(load_seconds=time.perf_counter() - t0)
 
 
 @dataclass
@@ -66,7 +64,7 @@ def build(source: str | Path | Instance, options: BuildOptions | None = None) ->
         inst = source
         timings["load"] = 0.0
     else:
-        inst = _load(source)
+        inst, _ = load_checked(source)  # both stages reported together
         timings["load"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     warnings = validate(inst)

@@ -137,21 +137,34 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2).")
+@click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
+              help="Scenario file to check (default: scenarios.yaml next to instance.yaml, when present).")
 @_guard
-def validate(path: Path, strict: bool) -> None:
-    """Check the instance at PATH without solving."""
-    from ..data.instance import load as _load
+def validate(path: Path, strict: bool, scenarios_file: Path | None) -> None:
+    """Check the instance at PATH, and its scenarios, without solving."""
     from ..data.prepare import prepare
-    from ..data.validate import validate as _validate
+    from ..data.validate import load_checked
+    from ..errors import InstanceError, InstanceValidationError
+    from ..studies.scenarios import apply_scenario, load_scenarios
 
-    inst = _load(path)
-    warnings = _validate(inst, strict=strict)
+    inst, warnings = load_checked(path, strict=strict)
     data = prepare(inst)
+    scenarios = load_scenarios(inst, scenarios_file)
+    problems = []
+    for name in scenarios:  # each scenario's changes fit the tables; every problem reported together
+        try:
+            apply_scenario(inst, name, scenarios)
+        except InstanceError as exc:
+            problems += exc.problems
+    if problems:
+        raise InstanceValidationError(problems, instance=inst.name)
     for w in warnings:
         err.print(f"warning: {w}", markup=False)
     sizes = ", ".join(f"{len(inst.tables[t])} {t}" for t in ("plants", "models", "markets"))
-    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {data.n_flows:,} flows")
+    scen = f"; {len(scenarios)} scenario(s) checked" if scenarios else ""
+    head = f"[yellow]OK with {len(warnings)} warning(s)[/]" if warnings else "[green]OK[/]"
+    out.print(f"{head}: {inst.name}: {sizes}; {data.n_flows:,} flows{scen}")
 
 
 @main.command()

@@ -84,6 +84,15 @@ class _YamlLimit(yaml.YAMLError):
     """A YAML file over a size limit (nesting, expanded values, keys that are not scalars)."""
 
 
+@dataclass(frozen=True)
+class PartialInstance:
+    """The tables of an instance that failed stage 1 which did pass it (attached to the error as ``partial``)."""
+
+    tables: dict[str, pd.DataFrame]
+    origins: dict[str, str]
+    rows: dict[str, np.ndarray]
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe loader that also refuses duplicate keys (a silent overwrite hides typos), keys that are
     collections, nesting deeper than ``MAX_YAML_DEPTH`` and aliases expanding past ``MAX_YAML_VALUES``."""
@@ -590,6 +599,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     tables: dict[str, pd.DataFrame] = {}
     origins: dict[str, str] = {}
     row_numbers: dict[str, np.ndarray] = {}
+    failed: set[str] = set()
     for name, spec in TABLES.items():
         value = tables_raw.get(name)
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
@@ -618,12 +628,19 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
             continue  # reported by the settings model
         if df is None:
             continue
+        n_before = len(problems) + getattr(problems, "dropped", 0)
         built = _build_table(df, spec, where, inline, problems)
         if built is not None:
             tables[name], row_numbers[name] = built
             origins[name] = where
+            if len(problems) + getattr(problems, "dropped", 0) > n_before:
+                failed.add(name)
     if problems or settings is None:
         cls = InstanceLoadError if any("not found" in p.message or "cannot be read" in p.message for p in problems) else InstanceValidationError
-        raise cls(problems, instance=str(folder) if folder else None)
+        exc = cls(problems, instance=str(folder) if folder else None)
+        # The tables that passed stage 1, so that stage 2 can still check them (see validate.load_checked).
+        exc.partial = PartialInstance(tables={k: v for k, v in tables.items() if k not in failed},  # type: ignore[attr-defined]
+                                      origins=origins, rows=row_numbers)
+        raise exc
     return Instance(settings=settings, tables=tables, path=folder, origins=origins, rows=row_numbers,
                     load_seconds=time.perf_counter() - t0)
