@@ -19,7 +19,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..errors import InstanceError, OptimizerError
+from ..errors import InstanceError, InvalidOptionError, OptimizerError, OutputPathError
 
 EXIT_OK, EXIT_NO_SOLUTION, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -41,6 +41,9 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
                       + (f" in {exc.instance}" if exc.instance else ""), markup=True)
             for p in exc.problems:
                 err.print(f"  - {p}", markup=False)
+            sys.exit(EXIT_INPUT)
+        except (InvalidOptionError, OutputPathError) as exc:  # the project's own usage errors
+            err.print(f"[bold red]Error[/]: {exc}", markup=True)
             sys.exit(EXIT_INPUT)
         except (ValueError, FileNotFoundError) as exc:
             if os.environ.get("OPTIMIZER_DEBUG"):

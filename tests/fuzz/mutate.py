@@ -320,9 +320,11 @@ def make_case(seed: int, work: Path, base_npv: dict[str, float] | None = None) -
         (d / "scenarios.yaml").unlink()  # the scenarios are checked in their own class
     if klass in ("csv_cell", "nissan_cell"):
         target, detail, names = m_cell(rng, d)
+        names = [*names, f"'{Path(target).stem}'"]  # a reference into the changed table names it
         return Case(seed, klass, detail, ["solve", str(d), *solve_args], target, names, reference=klass == "csv_cell")
     if klass == "csv_structure":
         target, detail, names = m_structure(rng, d)
+        names = [*names, f"'{Path(target).stem}'"]
         return Case(seed, klass, detail, ["solve", str(d), *solve_args], target, names, reference=True)
     if klass in ("instance_yaml", "nissan_yaml"):
         target, detail, names = m_yaml(rng, d)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -60,12 +61,20 @@ def run_case(case: Case, work: Path) -> Outcome:
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(HANG_SECONDS)
+    # OPTIMIZER_DEBUG makes the CLI re-raise any exception that is not the project's own, so
+    # a ValueError or OSError from a library is caught here as a failure, not as an exit 2.
+    debug = os.environ.get("OPTIMIZER_DEBUG")
+    os.environ["OPTIMIZER_DEBUG"] = "1"
     try:
         r = CliRunner().invoke(main, case.command, catch_exceptions=True)
         hang = False
     except _Hang:
         r, hang = None, True
     finally:
+        if debug is None:
+            os.environ.pop("OPTIMIZER_DEBUG", None)
+        else:
+            os.environ["OPTIMIZER_DEBUG"] = debug
         if use_alarm:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
