@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BatchWorkerError, InstanceError, InstanceValidationError, Problem
+from ..errors import BatchWorkerError, InstanceError, InstanceValidationError, Problem, short_repr
 from ..data.instance import Instance, read_yaml
 from .scenarios import (
     BASE,
@@ -208,7 +208,16 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
         if not isinstance(v, str) or not v:
             bad("'instance' must be a path (relative to the SPEC).", col)
             return None
-        return (base / v).resolve()
+        try:
+            p = (base / v).resolve()
+            found = p.is_dir() or (p.suffix in (".yaml", ".yml") and p.is_file())
+        except (OSError, ValueError, RuntimeError):
+            found = False
+        if not found:
+            bad(f"instance {short_repr(v)} not found (looked for {short_repr(str(base / v))}).", col,
+                "Give an instance folder (or its instance.yaml), relative to the SPEC file.")
+            return None
+        return p
 
     def scenario_of(v: Any, col: str) -> tuple[str, Mapping[str, Any] | None] | None:
         if v is None:
