@@ -483,7 +483,12 @@ _WARM = {
 
 
 def _init_worker(quiet: bool = True) -> None:
-    """Pool worker start-up: die with the parent, silence stdout, import and warm up the engine."""
+    """Pool worker start-up: die with the parent, ignore Ctrl-C (the batch process handles it and
+    ends the workers, so no worker prints a traceback), silence stdout, import and warm up the engine."""
+    import signal as _signal
+
+    with contextlib.suppress(Exception):
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     with contextlib.suppress(Exception):  # Linux: get SIGTERM when the batch process dies
         import ctypes
         import signal
