@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    r = sub.add_parser("run", help="run a suite (results appended to benchmarks/results/SUITE.csv)")
+    r = sub.add_parser("run", help="run a suite (results appended to SUITE.csv in the scratch folder, "
+                                   "or in --results DIR)")
     r.add_argument("suite", choices=S.SUITES)
     r.add_argument("--time-limit", type=float, default=None,
                    help=f"seconds per instance for every instance (default {S.SHORT_LIMIT:g}, "
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--vi", choices=("on", "off", "auto"), default="on",
                    help="valid inequalities: on (default; what the committed results used), off, or auto = the "
                         "engine's default (BuildOptions(valid_inequalities=None))")
-    r.add_argument("--results", type=Path, default=None, help="results folder (default benchmarks/results)")
+    r.add_argument("--results", type=Path, default=None,
+                   help="results folder (default benchmarks/scratch or $BENCH_RESULTS, so a fresh clone measures; "
+                        "pass benchmarks/results to update the committed results)")
     r.add_argument("--stop-at", default=None, help="HH:MM (UTC): start no new instance after this time")
     r.add_argument("--quiet", action="store_true")
 
@@ -54,18 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--flows", type=int, default=400_000, help="the scale-suite instance nearest this size")
     i.add_argument("--instance", default=None, metavar="SUITE/NAME",
                    help="any suite's instance instead (results go to interfaces_NAME.md)")
-    i.add_argument("--results", type=Path, default=None)
+    i.add_argument("--results", type=Path, default=None, help="default benchmarks/scratch or $BENCH_RESULTS")
 
     v = sub.add_parser("vi", help="valid inequalities on/off on a few instances")
     v.add_argument("--time-limit", type=float, default=120.0)
     v.add_argument("--fresh", action="store_true")
-    v.add_argument("--results", type=Path, default=None)
+    v.add_argument("--results", type=Path, default=None, help="default benchmarks/scratch or $BENCH_RESULTS")
     v.add_argument("--stop-at", default=None)
 
     ls = sub.add_parser("list", help="list a suite's instances and time limits")
     ls.add_argument("suite", choices=S.SUITES)
 
     a = ap.parse_args(argv)
+    if a.cmd in ("run", "interfaces", "vi") and a.results is None:
+        a.results = scratch()
+        print(f"results go to {a.results} (pass --results benchmarks/results to update the committed ones)",
+              file=sys.stderr)
     if a.cmd == "run":
         only = a.only
         if a.large != "all":
@@ -95,6 +103,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{x.name}\t{x.time_limit():g}")
         return 0
     return 2
+
+
+SCRATCH = S.ROOT / "benchmarks" / "scratch"
+"""Where measuring commands write unless told otherwise (git-ignored), so the committed CSVs never count
+as done in a fresh clone and a trial run never overwrites them.  ``BENCH_RESULTS`` overrides it."""
+
+
+def scratch() -> Path:
+    """The default results folder of ``run``, ``interfaces`` and ``vi``."""
+    env = os.environ.get("BENCH_RESULTS")
+    return Path(env) if env else SCRATCH
 
 
 def _stop(hhmm: str | None) -> float | None:

@@ -22,6 +22,7 @@ from .errors import (
     InstanceError,
     InstanceLoadError,
     InstanceValidationError,
+    InvalidOptionError,
     ModelBuildError,
     NoSolutionError,
     OptimizerError,
@@ -54,6 +55,7 @@ _LAZY: dict[str, str] = {
     "load_scenario_sets": ".studies.sets",
     "SolveOptions": ".solver.highs",
     "SolveReport": ".solver.highs",
+    "SolveProgress": ".solver.highs",
     "Status": ".solver.highs",
     "Termination": ".solver.highs",
 }
@@ -63,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .data.instance import Instance
     from .models import BuildOptions
     from .results.tables import Result
-    from .solver.highs import SolveOptions, SolveReport, Status, Termination
+    from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, Termination
     from .studies.batch import read_index, run_batch
     from .studies.compare import compare
     from .studies.explain import explain
@@ -92,6 +94,7 @@ __all__ = [
     "InstanceError",
     "InstanceLoadError",
     "InstanceValidationError",
+    "InvalidOptionError",
     "ModelBuildError",
     "NoSolutionError",
     "OptimizerError",
@@ -99,6 +102,7 @@ __all__ = [
     "Result",
     "SolveError",
     "SolveOptions",
+    "SolveProgress",
     "SolveReport",
     "SolverUnavailableError",
     "Status",

@@ -1,5 +1,5 @@
 """``python -m optimizer`` = the ``optimizer`` command."""
 
-from .cli import main
+from ._entry import run
 
-main(prog_name="optimizer")
+run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 
 from .data.instance import Instance
-from .data.instance import load as _load
 from .data.prepare import ModelData, prepare
-from .data.validate import validate
-from .errors import Problem
+from .data.validate import load_checked, validate
+from .errors import InvalidOptionError, Problem
 from .models import Blocks, BuildOptions, build_model, to_pyomo
 from .results.tables import Result, extract_tables
-from .solver.highs import SolveOptions, SolveReport, Status, solve_blocks, solve_model
+from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, check_options, solve_blocks, solve_model
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,9 @@ def load(path: str | Path) -> Instance:
 
     Raises :class:`~optimizer.InstanceError` listing every problem found.
     """
-    inst = _load(path)
     t0 = time.perf_counter()
-    validate(inst)
-    return inst.replace(load_seconds=inst.load_seconds + (time.perf_counter() - t0))
+    inst, _ = load_checked(path)
+    return inst.replace(load_seconds=time.perf_counter() - t0)
 
 
 @dataclass
@@ -121,7 +119,7 @@ def build(source: str | Path | Instance, options: BuildOptions | None = None) ->
         inst = source
         timings["load"] = 0.0
     else:
-        inst = _load(source)
+        inst, _ = load_checked(source)  # both stages reported together
         timings["load"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     warnings = validate(inst)
@@ -185,14 +183,22 @@ def solve(
     interface: str = "direct",
     build_options: BuildOptions | None = None,
     log_solver: bool = False,
+    progress: Callable[[SolveProgress], None] | None = None,
 ) -> Result:
     """Solve an instance (path, :class:`Instance` or :class:`BuiltModel`) and return a :class:`Result`.
 
     Options left as ``None`` take the instance's ``solver`` settings.  The result's
     ``status`` says whether a solution exists; input mistakes raise
-    :class:`~optimizer.InstanceError`.
+    :class:`~optimizer.InstanceError`, options out of range :class:`~optimizer.InvalidOptionError`.
+    ``progress`` is called with a :class:`SolveProgress` during a MIP solve (direct interface).
+    Ctrl-C during the solve stops HiGHS: the result then holds the incumbent (status
+    ``feasible``, termination ``interrupted``) or none.
     """
     t_start = time.perf_counter()
+    check_options(SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed))
+    if interface not in ("direct", "pyomo"):
+        msg = f"unknown interface '{interface}'; use 'direct' or 'pyomo'"
+        raise InvalidOptionError(msg)
     built = source if isinstance(source, BuiltModel) else build(source, build_options)
     timings = dict(built.timings)
     s = built.instance.settings.solver
@@ -203,6 +209,7 @@ def solve(
         seed=s.seed if seed is None else seed,
         interface=interface,  # type: ignore[arg-type]
         log=log_solver,
+        progress=progress,
     )
     start = _start_vector(built, mip_start) if mip_start is not None else None
     mb, data = built.blocks, built.data

@@ -86,6 +86,7 @@ def test_spec_jobs_and_sweeps_expand_to_stable_ids(tmp_path: Path) -> None:
      "also set in the sweep's settings"),
 ])
 def test_bad_specs(tmp_path: Path, spec: dict, text: str) -> None:
+    tiny_copy(tmp_path)  # instance paths must exist (a missing one is refused up front)
     with pytest.raises(InstanceValidationError) as exc:
         read_spec(write_spec(tmp_path / "spec.yaml", spec))
     assert text in str(exc.value)
@@ -102,20 +103,30 @@ def test_bad_spec_exit_code_2(tmp_path: Path) -> None:
 # --- running (in this process) -------------------------------------------------------------------------------------
 
 
+def test_missing_instance_path_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """As documented: before, the other jobs ran and the missing one became an input_error row."""
+    tiny_copy(tmp_path)
+    spec = write_spec(tmp_path / "spec.yaml", {"jobs": [{"instance": "tiny"}, {"instance": "missing_folder"}]})
+    with pytest.raises(InstanceValidationError) as exc:
+        run_batch(spec, tmp_path / "out", workers=0)
+    (p,) = exc.value.problems
+    assert "missing_folder" in p.message and p.column == "jobs[2].instance"
+    assert not (tmp_path / "out" / "jobs").exists()
+
+
 def test_batch_writes_job_folders_and_index(tmp_path: Path) -> None:
     inst = tiny_copy(tmp_path)
     spec = write_spec(tmp_path / "spec.yaml", {"jobs": [
         {"instance": "tiny"}, {"instance": "tiny", "scenario": "th_half"},
         {"instance": "tiny", "scenario": "broken"}, {"instance": "tiny", "scenario": "nope"},
         {"instance": "tiny", "id": "two_threads", "solver": {"threads": 2}},
-        {"instance": "missing_folder"},
     ]})
     out = tmp_path / "out"
     idx = run_batch(spec, out, workers=0)
     assert list(idx.columns[: len(INDEX_COLUMNS)]) == list(INDEX_COLUMNS)
     st = dict(zip(idx["job"], idx["status"]))
     assert st == {"tiny__base": "optimal", "tiny__th_half": "optimal", "tiny__broken": "input_error",
-                  "tiny__nope": "input_error", "two_threads": "optimal", "missing_folder__base": "input_error"}
+                  "tiny__nope": "input_error", "two_threads": "optimal"}
     base = optimizer.solve(inst, threads=1)
     row = idx.set_index("job").loc["tiny__base"]
     assert row["objective"] == pytest.approx(base.objective) and row["plants_kept"] == 1
@@ -222,7 +233,7 @@ def _pool_workers() -> list:
     import psutil
 
     return [p for p in psutil.Process().children(recursive=True)
-            if any("spawn_main" in c for c in (p.cmdline() or []))]
+            if any("spawn_main" in c or "popen_loky" in c for c in (p.cmdline() or []))]
 
 
 def test_local_pool_survives_a_dead_worker(tmp_path: Path, gen_instance: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, main, out
+from .common import EXIT_INPUT, EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
 
 
 def _money(x: float | None) -> str:
@@ -98,6 +98,12 @@ def compare(batch_dir: Path, baseline: str, out_dir: Path | None, top: int) -> N
                   str(r.plants_changed or "-"), str(r.software_changed or "-"), str(r.top_shift or "-"))
     out.print(t)
     out.print(f"Report: {report.markdown} and {report.html}")
+    if report.broken:
+        err.print(f"[bold red]Input error[/]: {len(report.broken)} job folder(s) cannot be used and were not compared:")
+        for job, why in report.broken.items():
+            err.print(f"  - job {job}: {why}. Fix: remove that job folder and rerun the batch (finished jobs are kept) "
+                      "to solve it again.", markup=False)
+        sys.exit(EXIT_INPUT)
     sys.exit(EXIT_OK)
 
 

@@ -9,7 +9,33 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
+from .common import EXIT_INTERRUPTED, EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
+
+
+class _StatusLine:
+    """A live one-line status of a MIP solve on stderr; only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, p: Any) -> None:
+        if not self.enabled:
+            return
+        inc = "-" if p.objective is None else f"{p.objective:,.0f}"
+        bnd = "-" if p.bound is None else f"{p.bound:,.0f}"
+        gap = "-" if p.gap is None else f"{p.gap:.3%}"
+        nodes = "" if p.nodes is None else f"  nodes {p.nodes:,}"
+        line = f"  solving {p.elapsed:6.1f} s  incumbent {inc}  bound {bnd}  gap {gap}{nodes}"
+        sys.stderr.write("\r\x1b[2K" + line[:200])
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self.shown = False
 
 
 def _money(x: float | None) -> str:
@@ -70,8 +96,8 @@ def print_result(res: Any) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write summary.json and the CSV tables here.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds (default: instance solver.time_limit_s).")
 @click.option("--mip-gap", type=click.FloatRange(0, 1), help="Relative MIP gap (default: instance solver.mip_rel_gap).")
-@click.option("--threads", type=click.IntRange(min=1), help="HiGHS threads.")
-@click.option("--seed", type=click.IntRange(min=0), help="HiGHS random seed.")
+@click.option("--threads", type=click.IntRange(min=1, max=256), help="HiGHS threads.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), help="HiGHS random seed.")
 @click.option("--interface", type=click.Choice(["direct", "pyomo"]), default="direct", show_default=True,
               help="How the model reaches HiGHS.")
 @click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
@@ -87,12 +113,22 @@ def print_result(res: Any) -> None:
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
           seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
           scenario_set: str | None, scenarios_file: Path | None) -> None:
-    """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario."""
+    """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario.
+
+    Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
+    the command exits 130.
+    """
     from ..api import solve as _solve
     from ..models import BuildOptions
+    from ..results.tables import check_out_dir
+    from ..solver.highs import Termination
 
+    if out_dir is not None:
+        check_out_dir(out_dir)  # a bad --out fails now, not after the solve
+    status_line = _StatusLine()
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
-                                  interface=interface, log_solver=solver_log)
+                                  interface=interface, log_solver=solver_log,
+                                  progress=status_line if status_line.enabled and not solver_log else None)
     build_options = BuildOptions(valid_inequalities=vi)
     if scenario_set is not None:
         if scenario is not None:
@@ -103,21 +139,29 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
         return
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
-    if scenario is not None:
-        from ..studies.scenarios import solve_scenario
+    try:
+        if scenario is not None:
+            from ..studies.scenarios import solve_scenario
 
-        res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file, build_options=build_options, **kwargs)
+            res, _ = solve_scenario(path, scenario, scenarios_file=scenarios_file, build_options=build_options,
+                                    **kwargs)
+        else:
+            res = _solve(path, build_options=build_options, **kwargs)
+    finally:
+        status_line.clear()
+    if scenario is not None:
         out.print(f"Scenario [bold]{res.scenario}[/]: {len(res.scenario_changes)} change(s)")
         for c in res.scenario_changes:
             out.print(f"  - {c}", markup=False)
-    else:
-        res = _solve(path, build_options=build_options, **kwargs)
     for w in res.warnings:
         err.print(f"warning: {w}", markup=False)
     print_result(res)
     if out_dir is not None:
         res.write(out_dir)
         out.print(f"Results written to {out_dir}/")
+    if res.report is not None and res.report.termination is Termination.INTERRUPTED:
+        err.print("Interrupted.", markup=False)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
 
 
@@ -154,17 +198,28 @@ def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2).")
+@click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
+              help="Scenario file to check (default: scenarios.yaml next to instance.yaml, when present).")
 @_guard
-def validate(path: Path, strict: bool) -> None:
-    """Check the instance at PATH without solving."""
-    from ..data.instance import load as _load
+def validate(path: Path, strict: bool, scenarios_file: Path | None) -> None:
+    """Check the instance at PATH, and its scenarios, without solving."""
     from ..data.prepare import prepare
-    from ..data.validate import validate as _validate
+    from ..data.validate import load_checked
+    from ..errors import InstanceError, InstanceValidationError
+    from ..studies.scenarios import apply_scenario, load_scenarios
 
-    inst = _load(path)
-    warnings = _validate(inst, strict=strict)
+    inst, warnings = load_checked(path, strict=strict)
     data = prepare(inst)
+    scenarios = load_scenarios(inst, scenarios_file)
+    problems = []
+    for name in scenarios:  # each scenario's changes fit the tables; every problem reported together
+        try:
+            apply_scenario(inst, name, scenarios)
+        except InstanceError as exc:
+            problems += exc.problems
+    if problems:
+        raise InstanceValidationError(problems, instance=inst.name)
     for w in warnings:
         err.print(f"warning: {w}", markup=False)
     sizes = ", ".join(f"{len(inst.tables[t])} {t}" for t in ("plants", "models", "markets"))
@@ -174,7 +229,9 @@ def validate(path: Path, strict: bool) -> None:
         counts = f"{n_flows:,} flows, {data.n_flows:,} flow-years ({span})"
     else:
         counts = f"{data.n_flows:,} flows"
-    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {counts}")
+    scen = f"; {len(scenarios)} scenario(s) checked" if scenarios else ""
+    head = f"[yellow]OK with {len(warnings)} warning(s)[/]" if warnings else "[green]OK[/]"
+    out.print(f"{head}: {inst.name}: {sizes}; {counts}{scen}")
 
 
 @main.command()

@@ -1,7 +1,8 @@
 """What every command shares: the ``main`` group, consoles, exit codes, the error guard.
 
 Exit codes: 0 solved (optimal or feasible), 1 no solution (infeasible, unbounded,
-time limit without a solution, solver error), 2 bad input or usage, 3 internal error.
+time limit without a solution, solver error), 2 bad input or usage, 3 internal error,
+130 interrupted (Ctrl-C; a solve writes the plan it holds first).
 Input mistakes never print a traceback; set ``OPTIMIZER_DEBUG=1`` to see one for
 internal errors.
 """
@@ -18,9 +19,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..errors import InstanceError, OptimizerError
+from ..errors import InstanceError, InvalidOptionError, OptimizerError, OutputPathError
 
 EXIT_OK, EXIT_NO_SOLUTION, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT), as shells report it."""
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,10 +37,13 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InstanceError as exc:
-            err.print(f"[bold red]Input error[/]: {len(exc.problems)} problem(s)"
+            err.print(f"[bold red]Input error[/]: {getattr(exc, 'count', len(exc.problems)):,} problem(s)"
                       + (f" in {exc.instance}" if exc.instance else ""), markup=True)
             for p in exc.problems:
                 err.print(f"  - {p}", markup=False)
+            sys.exit(EXIT_INPUT)
+        except (InvalidOptionError, OutputPathError) as exc:  # the project's own usage errors
+            err.print(f"[bold red]Error[/]: {exc}", markup=True)
             sys.exit(EXIT_INPUT)
         except (ValueError, FileNotFoundError) as exc:
             if os.environ.get("OPTIMIZER_DEBUG"):
@@ -47,7 +53,10 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OptimizerError as exc:
             err.print(f"[bold red]Error[/]: {exc}", markup=True)
             sys.exit(EXIT_NO_SOLUTION)
-        except (KeyboardInterrupt, SystemExit, click.ClickException):
+        except KeyboardInterrupt:
+            err.print("\nInterrupted.", markup=False)
+            sys.exit(EXIT_INTERRUPTED)
+        except (SystemExit, click.ClickException):
             raise
         except Exception as exc:
             if os.environ.get("OPTIMIZER_DEBUG"):

@@ -10,6 +10,7 @@ raised together as one :class:`~optimizer.errors.InstanceError`.  Stage 2
 from __future__ import annotations
 
 import csv
+import errno
 import logging
 import math
 import re
@@ -23,8 +24,8 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from ..errors import InstanceLoadError, InstanceValidationError, Problem
-from .schema import TABLES, YEAR_COLUMNS, ColumnSpec, Settings, TableSpec
+from ..errors import InstanceLoadError, InstanceValidationError, Problem, ProblemList, short_repr
+from .schema import MAX_QUANTITY, MAX_RATE, TABLES, YEAR_COLUMNS, ColumnSpec, Settings, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +79,129 @@ class Instance:
         return replace(self, **changes)
 
 
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of YAML collections accepted (the composer recurses; 20,000 levels crash it)."""
+MAX_YAML_VALUES = 1_000_000
+"""Most values a YAML file may stand for once its aliases are expanded (an alias bomb stands for billions)."""
+
+
+class _YamlLimit(yaml.YAMLError):
+    """A YAML file over a size limit (nesting, expanded values, keys that are not scalars)."""
+
+
+@dataclass(frozen=True)
+class PartialInstance:
+    """The tables of an instance that failed stage 1 which did pass it (attached to the error as ``partial``)."""
+
+    tables: dict[str, pd.DataFrame]
+    origins: dict[str, str]
+    rows: dict[str, np.ndarray]
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe loader that also refuses duplicate keys (a silent overwrite hides typos)."""
+    """Safe loader that also refuses duplicate keys (a silent overwrite hides typos), keys that are
+    collections, nesting deeper than ``MAX_YAML_DEPTH`` and aliases expanding past ``MAX_YAML_VALUES``."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                msg = f"nested more than {MAX_YAML_DEPTH} levels deep (line {mark.line + 1})"
+                raise _YamlLimit(msg)
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:  # type: ignore[override]
+        node = super().get_single_node()  # type: ignore[misc]
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than MAX_YAML_VALUES values (without expanding them)."""
+    size: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    stack: list[yaml.Node] = [root]
+    seen: set[int] = set()
+    while stack:  # iterative post-order over the node graph (a DAG: aliases share nodes)
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+    for node in reversed(order):
+        if isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size.get(id(c), 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size.get(id(k), 1) + size.get(id(v), 1) for k, v in node.value)
+        else:
+            n = 1
+        if n > MAX_YAML_VALUES:
+            msg = (f"its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values (line {node.start_mark.line + 1}); "
+                   "an alias bomb?")
+            raise _YamlLimit(msg)
+        size[id(node)] = n
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:  # '<<: *base' merges another mapping (its keys may be overridden)
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            msg = f"a key is a {kind} (line {key_node.start_mark.line + 1}); keys must be names or numbers"
+            raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
         if key in seen:
-            msg = f"duplicate key '{key}' at line {key_node.start_mark.line + 1}"
+            msg = f"duplicate key {short_repr(key)} at line {key_node.start_mark.line + 1}"
             raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    out = loader.construct_mapping(node, deep=deep)
+    return out
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _path_problem(where: str, path: Any, exc: BaseException, column: str | None = None) -> Problem:
+    """A clear problem for a path the OS cannot use (NUL byte, name too long, symlink loop, ...)."""
+    text = str(path)
+    shown = short_repr(text) if len(text) > 80 or "\x00" in text else f"'{text}'"
+    if "\x00" in text or isinstance(exc, ValueError):
+        why, fix = "contains a NUL byte (\\x00)", "Remove the NUL character from the path."
+    elif isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        why, fix = "is a symbolic link loop", "Point the link at a real file."
+    elif getattr(exc, "errno", None) == errno.ENAMETOOLONG:
+        why, fix = "is too long for the file system", "Use a shorter file name (at most 255 characters per name)."
+    else:
+        why, fix = f"cannot be opened ({getattr(exc, 'strerror', None) or type(exc).__name__})", \
+            "Check the path and its permissions."
+    return Problem(where, f"path {shown} {why}.", column=column, fix=fix)
+
+
 def _resolve_yaml_path(path: str | Path) -> tuple[Path, Path]:
-    p = Path(path)
-    if p.is_dir():
-        return p, p / "instance.yaml"
+    if "\x00" in str(path):
+        raise InstanceLoadError([_path_problem("instance path", path, ValueError("NUL"))])
+    try:
+        p = Path(path)
+        if p.is_dir():
+            return p, p / "instance.yaml"
+    except (OSError, ValueError) as exc:
+        raise InstanceLoadError([_path_problem(str(path), path, exc)]) from None
     if p.suffix in {".yaml", ".yml"}:
         return p.parent, p
     msg = f"'{p}' is neither an instance folder nor a YAML file."
@@ -108,18 +210,36 @@ def _resolve_yaml_path(path: str | Path) -> tuple[Path, Path]:
 
 def read_yaml(file: Path) -> dict[str, Any]:
     """Read a YAML mapping safely (no tags construct objects, duplicate keys refused)."""
-    if not file.is_file():
-        raise InstanceLoadError(
-            [Problem(str(file), "file not found.", fix="Create it or pass the folder that holds instance.yaml.")]
-        )
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        if not file.is_file():
+            raise InstanceLoadError(
+                [Problem(str(file), "file not found.", fix="Create it or pass the folder that holds instance.yaml.")]
+            )
+        text = file.read_text(encoding="utf-8")
+    except (OSError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise InstanceLoadError([Problem(file.name, "not UTF-8 text.", fix="Save the file as UTF-8.")]) from None
+        raise InstanceLoadError([_path_problem(str(file), file, exc)]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _YamlLimit as exc:
+        raise InstanceLoadError([Problem(file.name, f"YAML too large or too deep: {exc}.",
+                                         fix="Write the values out plainly; nest at most "
+                                             f"{MAX_YAML_DEPTH} levels.")]) from None
     except yaml.YAMLError as exc:
+        text_exc = str(exc)
+        if len(text_exc) > 2000:
+            text_exc = text_exc[:2000] + " ..."
         raise InstanceLoadError(
-            [Problem(file.name, f"not valid YAML: {exc}", fix="Correct the YAML syntax; tags like !!python are not allowed.")]
+            [Problem(file.name, f"not valid YAML: {text_exc}",
+                     fix="Correct the YAML syntax; tags like !!python are not allowed.")]
         ) from None
-    except UnicodeDecodeError:
-        raise InstanceLoadError([Problem(file.name, "not UTF-8 text.", fix="Save the file as UTF-8.")]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InstanceLoadError([Problem(file.name, f"a value cannot be read: {short_repr(str(exc))}.",
+                                         fix="Write numbers with at most 4,300 digits (or as 1.5e12).")]) from None
+    except RecursionError:
+        raise InstanceLoadError([Problem(file.name, "YAML nested too deeply.",
+                                         fix=f"Nest at most {MAX_YAML_DEPTH} levels.")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -154,7 +274,7 @@ def _settings_problems(exc: ValidationError, where: str, raw: Any = None) -> lis
         if len(loc) >= 3 and loc[0] == "tables":
             if loc[1] not in tables_reported:
                 tables_reported.add(str(loc[1]))
-                out.append(Problem(where, f"must be a CSV path or a list of records (got {err.get('input')!r}).",
+                out.append(Problem(where, f"must be a CSV path or a list of records (got {short_repr(err.get('input'))}).",
                                    column=f"tables.{loc[1]}", fix="Write e.g. 'plants: plants.csv' or a list of mappings."))
             continue
         key = settings_key(tuple(loc), raw)
@@ -164,7 +284,7 @@ def _settings_problems(exc: ValidationError, where: str, raw: Any = None) -> lis
                 Problem(where, "unknown key.", column=key, fix=f"Remove it or correct its spelling; allowed: {allowed}.")
             )
         else:
-            out.append(Problem(where, f"{err['msg']} (got {err.get('input')!r}).", column=key or None))
+            out.append(Problem(where, f"{err['msg']} (got {short_repr(err.get('input'))}).", column=key or None))
     return out
 
 
@@ -186,42 +306,87 @@ def _allowed_keys(loc: tuple[Any, ...]) -> str:
 
 
 def _read_csv(folder: Path, rel: str, table: str, yaml_name: str, problems: list[Problem]) -> pd.DataFrame | None:
-    rel_path = Path(rel)
-    full = (folder / rel_path).resolve()
-    if rel_path.is_absolute() or not full.is_relative_to(folder.resolve()):
+    col = f"tables.{table}"
+    try:
+        rel_path = Path(rel)
+        full = (folder / rel_path).resolve()
+        outside = rel_path.is_absolute() or not full.is_relative_to(folder.resolve())
+        exists = full.is_file()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, name too long, symlink loop
+        problems.append(_path_problem(yaml_name, rel, exc, column=col))
+        return None
+    if outside:
         problems.append(
-            Problem(yaml_name, f"path '{rel}' leaves the instance folder.", column=f"tables.{table}",
+            Problem(yaml_name, f"path '{rel}' leaves the instance folder.", column=col,
                     fix="Put the CSV inside the instance folder and give a relative path.")
         )
         return None
-    if not full.is_file():
+    if not exists:
         problems.append(
-            Problem(yaml_name, f"file '{rel}' not found.", column=f"tables.{table}",
+            Problem(yaml_name, f"file '{rel}' not found.", column=col,
                     fix=f"Create {rel} or correct the path.")
         )
         return None
     try:
         ragged = _ragged_lines(full)
+        if isinstance(ragged, str):
+            problems.append(Problem(rel, ragged, table=table, fix="Save it as comma-separated UTF-8."))
+            return None
         if ragged:
             for line, n_fields, n_header in ragged[:20]:
                 problems.append(Problem(rel, f"line has {n_fields} fields but the header has {n_header}.", table=table,
                                         row=line, fix="Remove the extra commas or quote values that contain commas."))
             return None
-        return pd.read_csv(full, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
-                           index_col=False, encoding="utf-8-sig")
+        df = pd.read_csv(full, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+                         index_col=False, encoding="utf-8-sig")
+        semi = _semicolon_header(df, TABLES[table])
+        if semi:
+            problems.append(Problem(rel, f"the file looks ';'-separated (header {semi}).", table=table,
+                                    fix="Save it with commas between columns (in Excel: 'CSV UTF-8 (Comma delimited)'), "
+                                        "with '.' as the decimal point."))
+            return None
+        return df
     except pd.errors.EmptyDataError:
         problems.append(Problem(rel, "file is empty.", table=table, fix="Add a header row with the table's columns."))
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        problems.append(Problem(rel, f"cannot be read as CSV: {exc}", table=table, fix="Save it as comma-separated UTF-8."))
+    except _CellTooLong as exc:
+        problems.append(Problem(rel, f"a cell is longer than {csv.field_size_limit():,} characters.", table=table,
+                                row=exc.line, fix="Shorten the cell (is a quote character left open?)."))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, csv.Error) as exc:
+        problems.append(Problem(rel, f"cannot be read as CSV: {short_repr(str(exc))}", table=table,
+                                fix="Save it as comma-separated UTF-8."))
     return None
 
 
-def _ragged_lines(path: Path) -> list[tuple[int, int, int]]:
-    """(line, fields, header fields) of CSV lines with more fields than the header."""
+class _CellTooLong(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _semicolon_header(df: pd.DataFrame, spec: TableSpec) -> str | None:
+    """The header text, when a one-column header is really ';'-separated column names of the table."""
+    if len(df.columns) != 1 or ";" not in str(df.columns[0]):
+        return None
+    names = [c.strip() for c in str(df.columns[0]).split(";")]
+    return short_repr(str(df.columns[0])) if set(names) & set(spec.names) else None
+
+
+def _ragged_lines(path: Path) -> list[tuple[int, int, int]] | str:
+    """(line, fields, header fields) of CSV lines with more fields than the header.
+
+    Raises :class:`_CellTooLong` for a cell over the csv module's field limit.
+    """
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
-        header = next(reader, [])
-        return [(reader.line_num, len(r), len(header)) for r in reader if len(r) > len(header)]
+        try:
+            header = next(reader, [])
+            return [(reader.line_num, len(r), len(header)) for r in reader if len(r) > len(header)]
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise _CellTooLong(reader.line_num) from None
+            if "NUL" in str(exc) or "null byte" in str(exc):
+                return f"line {reader.line_num + 1} holds a NUL byte: not a text CSV file."
+            return f"cannot be read as CSV: {short_repr(str(exc))}"
 
 
 def _records_frame(records: list[Any], table: str, yaml_name: str, problems: list[Problem]) -> pd.DataFrame | None:
@@ -249,6 +414,15 @@ def _records_frame(records: list[Any], table: str, yaml_name: str, problems: lis
     return pd.DataFrame([{str(k): cell(v) for k, v in r.items()} for r in records])
 
 
+def _capped(index: pd.Index, problems: list[Problem]) -> pd.Index:
+    """The part of ``index`` a capped problem list still keeps; the rest is only counted."""
+    room = problems.room() if isinstance(problems, ProblemList) else len(index)
+    if len(index) > room:
+        problems.count_more(len(index) - room)  # type: ignore[attr-defined]
+        return index[:room]
+    return index
+
+
 def _parse_column(
     raw: pd.Series, spec: ColumnSpec, where: str, table: str, rows: pd.Series, problems: list[Problem]
 ) -> pd.Series:
@@ -261,9 +435,11 @@ def _parse_column(
     if spec.kind in {"float", "int", "year"}:
         num = pd.to_numeric(s, errors="coerce").astype(float)
         bad = present & (num.isna() | ~num.map(math.isfinite).astype(bool))
-        for i in s.index[bad]:
+        if spec.kind == "int":
+            bad |= present & num.notna() & (num % 1 != 0)
+        for i in _capped(s.index[bad], problems):
             problems.append(
-                Problem(where, f"'{s[i]}' is not a finite number.", table=table, row=int(rows[i]), column=spec.name,
+                Problem(where, f"{short_repr(s[i])} is not a finite number.", table=table, row=int(rows[i]), column=spec.name,
                         fix=f"Write a number ({spec.unit or 'no unit'}).")
             )
         if spec.kind in {"int", "year"}:
@@ -281,18 +457,18 @@ def _parse_column(
         val = pd.Series(pd.NA, index=s.index, dtype="boolean")
         val[low.isin(_TRUE).fillna(False).astype(bool)] = True
         val[low.isin(_FALSE).fillna(False).astype(bool)] = False
-        for i in s.index[present & val.isna()]:
+        for i in _capped(s.index[present & val.isna()], problems):
             problems.append(
-                Problem(where, f"'{s[i]}' is not a boolean.", table=table, row=int(rows[i]), column=spec.name,
+                Problem(where, f"{short_repr(s[i])} is not a boolean.", table=table, row=int(rows[i]), column=spec.name,
                         fix="Write true or false.")
             )
         return val
     if spec.kind == "enum":
         lookup = {c.lower(): c for c in spec.choices}
         val = s.str.lower().map(lookup)
-        for i in s.index[present & val.isna()]:
+        for i in _capped(s.index[present & val.isna()], problems):
             problems.append(
-                Problem(where, f"'{s[i]}' is not allowed.", table=table, row=int(rows[i]), column=spec.name,
+                Problem(where, f"{short_repr(s[i])} is not allowed.", table=table, row=int(rows[i]), column=spec.name,
                         fix=f"Use one of: {', '.join(spec.choices)}.")
             )
         return val.astype(object).where(present & val.notna(), None)
@@ -388,7 +564,8 @@ _CHECK_TEXT = {"greater_than_or_equal_to": ">=", "less_than_or_equal_to": "<=", 
                "less_than": "<"}
 
 
-def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series, problems: list[Problem]) -> None:
+def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series, problems: list[Problem],
+                 given: dict[str, pd.Series] | None = None) -> None:
     """Range, required-value and duplicate-key checks (pandera, all failures collected)."""
     import pandera.pandas as pa
 
@@ -398,6 +575,21 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
         _PA_SCHEMAS[spec.name].validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
+        if given is not None:  # a missing value where one was given: already reported as unparseable
+            def was_given(rec: Any) -> bool:
+                g = given.get(rec.column) if isinstance(rec.column, str) else None
+                return g is not None and rec.index is not None and not pd.isna(rec.index) and bool(g.get(rec.index, False))
+            nn = fc["check"].astype(str).eq("not_nullable")
+            if nn.any():
+                drop = pd.Series([was_given(r) for r in fc[nn].itertuples(index=False)], index=fc.index[nn])
+                fc = fc.drop(index=drop.index[drop.to_numpy(dtype=bool)])
+        is_dup = fc["check"].astype(str).str.contains("uniqueness|duplicates")
+        other = fc[~is_dup]
+        room = problems.room() if isinstance(problems, ProblemList) else len(other)
+        if len(other) > room:
+            problems.count_more(len(other) - room)  # type: ignore[attr-defined]
+            other = other.iloc[:room]
+        fc = pd.concat([fc[is_dup], other])
         dup_rows: set[int] = set()
         for rec in fc.itertuples(index=False):
             check = str(rec.check)
@@ -409,8 +601,8 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
                     dup_rows.add(int(idx))
                 continue
             if check == "not_nullable":
-                if any(q.where == where and q.row == row and q.column == col for q in problems):
-                    continue  # already reported as unparseable
+                if given is not None and col in given and idx is not None and bool(given[col].get(idx, False)):
+                    continue  # a value was given: already reported as unparseable
                 desc = spec.column(col).description if col else ""
                 problems.append(Problem(where, "value is missing.", table=spec.name, row=row, column=col,
                                         fix=f"Fill in {col}: {desc}"))
@@ -418,8 +610,14 @@ def _check_table(df: pd.DataFrame, spec: TableSpec, where: str, rows: pd.Series,
             m = re.match(r"(\w+)\(([-\d.e+]+)\)", check)
             op = _CHECK_TEXT.get(m.group(1), m.group(1)) if m else check
             bound = m.group(2) if m else ""
-            problems.append(Problem(where, f"{rec.failure_case!r} must be {op} {bound}.", table=spec.name, row=row,
-                                    column=col, fix=f"Use a value {op} {bound}."))
+            why = ""
+            if op == "<=" and col and spec.column(col).le in (MAX_QUANTITY, MAX_RATE):
+                why = (" (the largest figure accepted: larger numbers exceed what the solver HiGHS can represent "
+                       "exactly once multiplied by the horizon and rates)")
+            shown = f"{rec.failure_case:g}" if isinstance(rec.failure_case, float) else repr(rec.failure_case)
+            problems.append(Problem(where, f"{shown} must be {op} {float(bound):g}{why}.", table=spec.name, row=row,
+                                    column=col, fix=f"Use a value {op} {float(bound):g}, e.g. in thousands."
+                                    if why else f"Use a value {op} {bound}."))
         for key, grp in df.loc[sorted(dup_rows)].groupby(list(spec.key), dropna=False, sort=False):
             key_t = key if isinstance(key, tuple) else (key,)
             lines = [int(rows[i]) for i in grp.index]
@@ -454,7 +652,8 @@ def _build_table(
     for extra in spec.allowed_extra:
         if extra in raw.columns:
             out[extra] = raw[extra].fillna("").astype(str)
-    _check_table(out, spec, where, rows, problems)
+    given = {c: raw[c].astype("string").str.strip().fillna("").ne("") for c in raw.columns if c in spec.names}
+    _check_table(out, spec, where, rows, problems, given)
     if _has_ranges(spec) and not any(q.where == where and q.column in YEAR_COLUMNS for q in problems[n_before:]):
         _check_key_ranges(out, spec, where, rows, problems)
     defaulted: dict[str, np.ndarray] = {}
@@ -500,7 +699,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     CSV paths are resolved against ``folder``; inline records need no folder.
     """
     t0 = time.perf_counter() if t0 is None else t0
-    problems: list[Problem] = []
+    problems: list[Problem] = ProblemList()
     settings: Settings | None
     try:
         settings = Settings.model_validate(raw)
@@ -517,6 +716,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     origins: dict[str, str] = {}
     row_numbers: dict[str, np.ndarray] = {}
     defaulted: dict[str, dict[str, np.ndarray]] = {}
+    failed: set[str] = set()
     for name, spec in TABLES.items():
         value = tables_raw.get(name)
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
@@ -545,12 +745,19 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
             continue  # reported by the settings model
         if df is None:
             continue
+        n_before = len(problems) + getattr(problems, "dropped", 0)
         built = _build_table(df, spec, where, inline, problems)
         if built is not None:
             tables[name], row_numbers[name], defaulted[name] = built
             origins[name] = where
+            if len(problems) + getattr(problems, "dropped", 0) > n_before:
+                failed.add(name)
     if problems or settings is None:
         cls = InstanceLoadError if any("not found" in p.message or "cannot be read" in p.message for p in problems) else InstanceValidationError
-        raise cls(problems, instance=str(folder) if folder else None)
+        exc = cls(problems, instance=str(folder) if folder else None)
+        # The tables that passed stage 1, so that stage 2 can still check them (see validate.load_checked).
+        exc.partial = PartialInstance(tables={k: v for k, v in tables.items() if k not in failed},  # type: ignore[attr-defined]
+                                      origins=origins, rows=row_numbers)
+        raise exc
     return Instance(settings=settings, tables=tables, path=folder, origins=origins, rows=row_numbers, defaulted=defaulted,
                     load_seconds=time.perf_counter() - t0)

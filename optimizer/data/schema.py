@@ -16,6 +16,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # ---------------------------------------------------------------------------
+# limits: numbers the solver can represent
+# ---------------------------------------------------------------------------
+
+MAX_QUANTITY = 1e12
+"""Largest capacity, unit count, headcount or money figure accepted.
+
+HiGHS refuses a model whose constraint coefficients reach 1e15 and reads bounds or costs of
+1e20 or more as infinite, which silently changes the model.  Capacities and headcounts
+enter the constraints as coefficients and money figures are multiplied by the annuity
+factor (up to 200 years) and by duty rates (up to ``MAX_RATE``); 1e12 keeps every product
+below both limits with room to spare, and is far above any real plant or price."""
+MAX_RATE = 10.0
+"""Largest ad-valorem duty rate accepted (1,000 %), for the same reason."""
+MAX_COUNT = 1_000_000
+"""Largest plant count in ``plants_kept`` (a count, kept well inside the solver's limits)."""
+MAX_THREADS = 256
+"""Most HiGHS threads (one OS thread each; thousands abort the process)."""
+MAX_SEED = 2**31 - 1
+"""HiGHS's random seed is a 32-bit signed integer."""
+
+# ---------------------------------------------------------------------------
 # instance.yaml settings
 # ---------------------------------------------------------------------------
 
@@ -143,9 +164,9 @@ class _BoundsRule(_Selector):
 class PlantsKeptRule(_BoundsRule):
     """Bounds on the number of plants open (an integer n means exactly n)."""
 
-    min: int | None = Field(default=None, ge=0)
+    min: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     """At least this many selected plants are open (count)."""
-    max: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     """At most this many selected plants are open (count)."""
     from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
     """The rule holds in every year >= from_year; empty = the last year only (year)."""
@@ -156,9 +177,9 @@ class PlantsKeptRule(_BoundsRule):
 class CapacityKeptRule(_BoundsRule):
     """Bounds on the capacity of the plants open (a number x means exactly x)."""
 
-    min: float | None = Field(default=None, ge=0)
+    min: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     """At least this much capacity of selected plants is open (units/yr)."""
-    max: float | None = Field(default=None, ge=0)
+    max: float | None = Field(default=None, ge=0, le=MAX_QUANTITY)
     """At most this much capacity of selected plants is open (units/yr)."""
     from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
     """The rule holds in every year >= from_year; empty = the last year only (year)."""
@@ -169,7 +190,7 @@ class CapacityKeptRule(_BoundsRule):
 class JobsRule(_Selector):
     """Jobs lost (plants.jobs_cut of the selected plants closed by by_year) must reach min."""
 
-    min: float = Field(ge=0)
+    min: float = Field(ge=0, le=MAX_QUANTITY)
     """Jobs cut must reach at least this (people)."""
     by_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
     """Count the plants closed in this year; empty = the last year (year)."""
@@ -193,7 +214,7 @@ class JobsRule(_Selector):
 class Co2CapRule(_Strict):
     """A cap on the yearly emissions E_y."""
 
-    max: float = Field(ge=0)
+    max: float = Field(ge=0, le=MAX_QUANTITY)
     """Emissions must stay at or below this in every covered year (t CO2/yr)."""
     from_year: int | None = Field(default=None, ge=YEAR_MIN, le=YEAR_MAX)
     """The cap holds in every year >= from_year; empty = every year (year)."""
@@ -262,13 +283,13 @@ def _normalise_rules(value: Any, *, exact: bool) -> Any:
 class SolverSettings(_Strict):
     """Solver options; the CLI and API arguments override them."""
 
-    time_limit_s: float = Field(default=60.0, gt=0)
+    time_limit_s: float = Field(default=60.0, gt=0, le=1e9)
     """Wall-clock limit for HiGHS (seconds)."""
     mip_rel_gap: float = Field(default=1e-4, ge=0, le=1)
     """Stop when the relative MIP gap is at most this (fraction)."""
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     """HiGHS threads; empty = HiGHS default."""
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """HiGHS random seed."""
 
 
@@ -302,7 +323,7 @@ class Settings(_Strict):
     """Rules on the capacity of plants open, same forms as plants_kept (units/yr)."""
     min_jobs_cut: list[JobsRule] = Field(default_factory=RuleList)
     """Jobs cut (plants.jobs_cut of closed plants) must reach min: a number (v1), one mapping {min, by_year, countries or exclude_countries} or a list of them (people)."""
-    co2_price: float = Field(default=0.0, ge=0)
+    co2_price: float = Field(default=0.0, ge=0, le=MAX_QUANTITY)
     """Charge per tonne of CO2 emitted (money/t)."""
     co2_cap: list[Co2CapRule] = Field(default_factory=list)
     """Caps on yearly emissions: one mapping {max, from_year} or a list of them (t CO2/yr)."""
@@ -417,7 +438,7 @@ def _co2(what: str) -> ColumnSpec:
 
 
 def _money(name: str, description: str, unit: str, *, required: bool = True, default: Any = None) -> ColumnSpec:
-    return ColumnSpec(name, "float", description, required=required, default=default, unit=unit, ge=0)
+    return ColumnSpec(name, "float", description, required=required, default=default, unit=unit, ge=0, le=MAX_QUANTITY)
 
 
 _POWERTRAINS = ("BEV", "PHEV", "HEV", "ICE")
@@ -431,12 +452,13 @@ TABLES: dict[str, TableSpec] = {
             (
                 _id("plant", "Plant id."),
                 ColumnSpec("country", "str", "Country of the plant (origin for tariffs and export channels)."),
-                ColumnSpec("capacity", "float", "Plant capacity.", unit="units/yr", ge=0),
+                ColumnSpec("capacity", "float", "Plant capacity.", unit="units/yr", ge=0, le=MAX_QUANTITY),
                 _money("fixed_cost", "Fixed cost while the plant is kept.", "money/yr"),
                 ColumnSpec("closure_cost", "float",
                            "One-off cost if the plant is closed, charged in the first year closed; negative = net sale proceeds.",
-                           unit="money"),
-                ColumnSpec("headcount", "float", "Jobs at the plant (cut if closed).", unit="people", ge=0),
+                           unit="money", ge=-MAX_QUANTITY, le=MAX_QUANTITY),
+                ColumnSpec("headcount", "float", "Jobs at the plant (cut if closed).", unit="people", ge=0,
+                           le=MAX_QUANTITY),
                 ColumnSpec(
                     "status",
                     "enum",
@@ -455,7 +477,7 @@ TABLES: dict[str, TableSpec] = {
                            "Share of the plant's cash flows (margins, fixed and closure costs) counted in the NPV, e.g. 0.5 "
                            "for a 50:50 joint venture.", required=False, default=1.0, unit="fraction", gt=0, le=1),
                 ColumnSpec("jobs_cut", "float", "Jobs lost if the plant closes (min_jobs_cut, jobs KPIs); empty = headcount.",
-                           required=False, unit="people", ge=0, default_from="headcount"),
+                           required=False, unit="people", ge=0, le=MAX_QUANTITY, default_from="headcount"),
             ),
             "Candidate plants and their cost, capacity and jobs.",
         ),
@@ -483,6 +505,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     unit="units/yr",
                     ge=0,
+                    le=MAX_QUANTITY,
                 ),
                 _co2("making one unit of this model at this plant"),
                 *_range_cols(),
@@ -529,8 +552,9 @@ TABLES: dict[str, TableSpec] = {
                 _id("model", "Model id (models.model)."),
                 _id("market", "Market id (markets.market)."),
                 _money("price", "Net revenue per vehicle sold.", "money/unit"),
-                ColumnSpec("max_units", "float", "Most units that can be sold.", unit="units/yr", ge=0),
-                ColumnSpec("min_units", "float", "Units that must be sold.", required=False, default=0.0, unit="units/yr", ge=0),
+                ColumnSpec("max_units", "float", "Most units that can be sold.", unit="units/yr", ge=0, le=MAX_QUANTITY),
+                ColumnSpec("min_units", "float", "Units that must be sold.", required=False, default=0.0, unit="units/yr", ge=0,
+                           le=MAX_QUANTITY),
                 ColumnSpec(
                     "customs_value",
                     "float",
@@ -538,6 +562,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     unit="money/unit",
                     ge=0,
+                    le=MAX_QUANTITY,
                     default_from="price",
                 ),
                 *_range_cols(),
@@ -563,8 +588,9 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("origin", "str", "Country of the plant, or '*'.", wildcard=True),
                 ColumnSpec("market", "str", "Market id, or '*'.", wildcard=True),
                 ColumnSpec("powertrain", "str", "Powertrain, or '*'.", wildcard=True),
-                ColumnSpec("ad_valorem", "float", "Ad-valorem duty rate.", unit="fraction", ge=0),
-                ColumnSpec("specific", "float", "Specific duty per vehicle.", required=False, default=0.0, unit="money/unit", ge=0),
+                ColumnSpec("ad_valorem", "float", "Ad-valorem duty rate.", unit="fraction", ge=0, le=MAX_RATE),
+                ColumnSpec("specific", "float", "Specific duty per vehicle.", required=False, default=0.0, unit="money/unit", ge=0,
+                           le=MAX_QUANTITY),
                 *_range_cols(),
             ),
             "Import duties; the matching row with the most non-wildcard keys applies (per year, among the rows that "
@@ -576,7 +602,8 @@ TABLES: dict[str, TableSpec] = {
             ("origin",),
             (
                 ColumnSpec("origin", "str", "Country whose exports pass through this channel."),
-                ColumnSpec("capacity", "float", "Units per year leaving that country.", unit="units/yr", ge=0),
+                ColumnSpec("capacity", "float", "Units per year leaving that country.", unit="units/yr", ge=0,
+                           le=MAX_QUANTITY),
                 _money("unit_fee", "Fee per exported vehicle.", "money/unit"),
                 *_range_cols(),
             ),
@@ -605,10 +632,10 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("market", "str", "Market id, or '*'.", wildcard=True),
                 ColumnSpec("powertrain", "str", "Powertrain, or '*'.", wildcard=True),
                 ColumnSpec("quota", "float", "Units per year admitted at the in-quota rate (one pool per row).",
-                           unit="units/yr", ge=0),
-                ColumnSpec("ad_valorem", "float", "In-quota ad-valorem duty rate.", unit="fraction", ge=0),
+                           unit="units/yr", ge=0, le=MAX_QUANTITY),
+                ColumnSpec("ad_valorem", "float", "In-quota ad-valorem duty rate.", unit="fraction", ge=0, le=MAX_RATE),
                 ColumnSpec("specific", "float", "In-quota specific duty per vehicle.", required=False, default=0.0,
-                           unit="money/unit", ge=0),
+                           unit="money/unit", ge=0, le=MAX_QUANTITY),
                 *_range_cols(),
             ),
             "Tariff-rate quotas: up to quota units of the non-domestic flows covered by the most specific matching row "
@@ -637,6 +664,10 @@ def _bounds(info: Any) -> str:
 DOC_HEADER = (
     "# Instance format reference\n\n"
     "<!-- generated by `optimizer schema > docs/instance-format.md`; tests/test_docs.py checks it is current -->\n\n"
+    "Capacities, unit counts, headcounts and money figures are limited to 1e12 (and duty rates to 10): "
+    "HiGHS refuses constraint coefficients of 1e15 or more and reads bounds or costs of 1e20 or more as "
+    "infinite, and these figures are multiplied by the horizon and the rates in the model. Use thousands "
+    "or millions as the unit if your figures are larger.\n\n"
 )
 
 

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 
 from ..errors import InstanceValidationError, Problem
-from .instance import Instance
+from pathlib import Path
+
+from .instance import Instance, PartialInstance
+from .instance import load as _load_stage1
 from .schema import TABLES
 
 Check = Callable[[Instance], Iterable[Problem]]
@@ -49,9 +52,11 @@ def _unknown_refs(inst: Instance, table: str, column: str, target: str, target_c
     ]
 
 
-def check_references(inst: Instance) -> list[Problem]:
-    """Every id used in a table exists in the table that defines it (plants, models, markets; tariff, quota and ban markets; powertrains)."""
+def check_references(inst: Instance | PartialInstance) -> list[Problem]:
+    """Every id used in a table exists in the table that defines it (plants, models, markets; tariff, quota and ban
+    markets; powertrains), for the pairs of tables that are both present."""
     out: list[Problem] = []
+    have = set(inst.tables)
     for table, column, target, target_col in (
         ("production", "plant", "plants", "plant"),
         ("production", "model", "models", "model"),
@@ -61,12 +66,15 @@ def check_references(inst: Instance) -> list[Problem]:
         ("freight", "plant", "plants", "plant"),
         ("freight", "market", "markets", "market"),
     ):
-        out += _unknown_refs(inst, table, column, target, target_col)
-    out += _unknown_refs(inst, "bans", "market", "markets", "market")
+        if {table, target} <= have:
+            out += _unknown_refs(inst, table, column, target, target_col)
+    if {"bans", "markets"} <= have:
+        out += _unknown_refs(inst, "bans", "market", "markets", "market")
     for table in ("tariffs", "tariff_quotas"):
-        out += _unknown_refs(inst, table, "market", "markets", "market", wildcard=True)
-        tariffs = inst.tables[table]
-        if not tariffs.empty:
+        if {table, "markets"} <= have:
+            out += _unknown_refs(inst, table, "market", "markets", "market", wildcard=True)
+        tariffs = inst.tables.get(table)
+        if tariffs is not None and not tariffs.empty:
             rows = _rows(inst, table)
             bad = ~tariffs["powertrain"].isin(["*", "BEV", "PHEV", "HEV", "ICE"])
             out += [
@@ -77,8 +85,10 @@ def check_references(inst: Instance) -> list[Problem]:
     return out
 
 
-def check_min_le_max(inst: Instance) -> list[Problem]:
+def check_min_le_max(inst: Instance | PartialInstance) -> list[Problem]:
     """demand.min_units <= demand.max_units."""
+    if "demand" not in inst.tables:
+        return []
     d = inst.tables["demand"]
     rows = _rows(inst, "demand")
     bad = d["min_units"] > d["max_units"]
@@ -495,3 +505,20 @@ def validate(inst: Instance, *, strict: bool = False) -> list[Problem]:
     if errors or (strict and warnings):
         raise InstanceValidationError(errors + (warnings if strict else []), instance=inst.name)
     return warnings
+
+
+def load_checked(path: str | Path, *, strict: bool = False) -> tuple[Instance, list[Problem]]:
+    """Load (stage 1) and cross-check (stage 2) an instance folder; return it and its warnings.
+
+    When stage 1 finds problems, stage 2 still runs on the tables that passed it, and one
+    :class:`InstanceValidationError` lists both kinds together.
+    """
+    try:
+        inst = _load_stage1(path)
+    except InstanceValidationError as exc:
+        partial = getattr(exc, "partial", None)
+        extra = [p for check in ERROR_CHECKS for p in check(partial)] if partial is not None else []
+        if not extra or getattr(exc, "dropped", 0):
+            raise
+        raise InstanceValidationError(list(exc.problems) + extra, instance=exc.instance) from None
+    return inst, validate(inst, strict=strict)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import NoSolutionError, Problem
+from ..errors import NoSolutionError, OutputPathError, Problem
 from ..data.prepare import ModelData
 from ..models import Blocks
 from ..solver.highs import SolveReport, Status
@@ -355,14 +359,44 @@ class Result:
         }
 
     def write(self, out: str | Path) -> Path:
-        """Write ``summary.json`` and, with a solution, one CSV per table into ``out``."""
+        """Write ``summary.json`` and, with a solution, one CSV per table into ``out``.
+
+        The result files are replaced as a whole: they are written to a temporary folder
+        first, then an ``out`` holding only result files is swapped for it by renames; in a
+        folder with other files, the old result files (also tables this result does not
+        have) are removed and the new ones moved in, ``summary.json`` last.  Nothing of an
+        earlier result stays beside the new summary.
+        """
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=_json_default) + "\n")
-        if self.status.has_solution:
-            for name in TABLE_NAMES + (YEAR_TABLES if self.multi_year else ()):
-                self._tables[name].to_csv(out / f"{name}.csv", index=False)
-        return out
+        check_out_dir(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            names = ["summary.json"]
+            if self.status.has_solution:
+                for name in TABLE_NAMES + (YEAR_TABLES if self.multi_year else ()):
+                    self._tables[name].to_csv(tmp / f"{name}.csv", index=False)
+                    names.append(f"{name}.csv")
+            (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=_json_default) + "\n",
+                                              encoding="utf-8")
+            ours = {"summary.json", *(f"{n}.csv" for n in TABLE_NAMES + YEAR_TABLES)}
+            if not out.exists():
+                os.rename(tmp, out)
+                return out
+            if {p.name for p in out.iterdir()} <= ours:
+                trash = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:10]}"
+                os.rename(out, trash)
+                os.rename(tmp, out)
+                shutil.rmtree(trash, ignore_errors=True)
+                return out
+            for stale in ["summary.json", *sorted(ours - set(names))]:
+                (out / stale).unlink(missing_ok=True)
+            for name in [*names[1:], "summary.json"]:
+                os.replace(tmp / name, out / name)
+            return out
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _json_default(o: Any) -> Any:
@@ -373,3 +407,36 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (np.bool_,)):
         return bool(o)
     return str(o)
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Check that result files can be written to folder ``out`` (before a long solve).
+
+    Raises :class:`~optimizer.errors.OutputPathError` when ``out`` is a file, lies under a
+    file, or its folder (or nearest existing parent) is not writable.
+    """
+    out = Path(out)
+    try:
+        if out.exists() and not out.is_dir():
+            msg = f"--out '{out}' is a file, not a folder; pass a folder (it is created if missing)"
+            raise OutputPathError(msg)
+        probe = out
+        while not probe.exists():
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if not probe.is_dir():
+            msg = f"--out '{out}' cannot be created: '{probe}' is a file"
+            raise OutputPathError(msg)
+        if not os.access(probe, os.W_OK | os.X_OK):
+            msg = f"--out '{out}': folder '{probe}' is not writable; choose another folder or fix its permissions"
+            raise OutputPathError(msg)
+    except OSError as exc:  # e.g. a name too long, a NUL byte, a symlink loop
+        msg = f"--out '{out}' cannot be used: {exc.strerror or exc}"
+        raise OutputPathError(msg) from None
+    except ValueError as exc:
+        if isinstance(exc, OutputPathError):
+            raise
+        msg = f"--out {str(out)!r} cannot be used: {exc}"
+        raise OutputPathError(msg) from None
+    return out

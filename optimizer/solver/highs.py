@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import SolveError, SolverUnavailableError
+from ..data.schema import MAX_SEED, MAX_THREADS
+from ..errors import InvalidOptionError, SolveError, SolverCallError, SolverUnavailableError
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -124,6 +127,26 @@ def derive_status(termination: Termination, has_solution: bool) -> Status:
     return Status.ERROR
 
 
+HIGHS_INFINITE_BOUND = 1e20
+"""HiGHS treats bounds and costs of this size or more as infinite."""
+HIGHS_LARGE_MATRIX_VALUE = 1e15
+"""HiGHS refuses a model (``passModel`` error) with a matrix value of this size or more."""
+
+
+@dataclass(frozen=True)
+class SolveProgress:
+    """A snapshot of a running MIP solve, from HiGHS's callbacks (``SolveOptions.progress``)."""
+
+    elapsed: float
+    """Seconds since HiGHS started."""
+    objective: float | None
+    """Best plan's objective in HiGHS's sense (the NPV for this model), ``None`` before the first plan."""
+    bound: float | None
+    gap: float | None
+    """Relative gap (fraction), ``None`` while unknown."""
+    nodes: int | None
+
+
 @dataclass(frozen=True)
 class SolveOptions:
     """Solver options (``None`` = the instance's ``solver`` settings, then HiGHS defaults)."""
@@ -139,6 +162,8 @@ class SolveOptions:
     """Print HiGHS's log."""
     highs_options: dict[str, Any] = field(default_factory=dict)
     """Further HiGHS options by name (e.g. ``{"presolve": "off"}``)."""
+    progress: Callable[[SolveProgress], None] | None = None
+    """Called from the solver's thread with a :class:`SolveProgress` about twice a second during a MIP solve."""
 
 
 @dataclass(frozen=True)
@@ -174,20 +199,182 @@ def _highspy() -> Any:
     return highspy
 
 
-def _apply_options(h: Any, opts: SolveOptions) -> None:
-    h.setOptionValue("output_flag", bool(opts.log))
+def check_call(status: Any, what: str) -> None:
+    """Raise :class:`SolverCallError` when a HiGHS call returned ``kError`` (a warning is logged)."""
+    name = getattr(status, "name", str(status))
+    if name == "kError":
+        msg = f"HiGHS refused {what}"
+        raise SolverCallError(msg)
+    if name == "kWarning":
+        log.warning("HiGHS warned on %s", what)
+
+
+def check_options(opts: SolveOptions) -> None:
+    """Refuse options HiGHS cannot take, before anything is built or run (:class:`InvalidOptionError`)."""
+    bad: list[str] = []
+    if opts.time_limit is not None and not (isinstance(opts.time_limit, (int, float)) and opts.time_limit > 0
+                                            and not math.isnan(opts.time_limit)):
+        bad.append(f"time_limit must be a number of seconds > 0 (got {opts.time_limit!r})")
+    if opts.mip_gap is not None and not (isinstance(opts.mip_gap, (int, float)) and 0 <= opts.mip_gap <= 1):
+        bad.append(f"mip_gap must be a fraction between 0 and 1 (got {opts.mip_gap!r})")
+    if opts.threads is not None and not (isinstance(opts.threads, int) and 1 <= opts.threads <= MAX_THREADS):
+        bad.append(f"threads must be an integer from 1 to {MAX_THREADS} (got {opts.threads!r}; "
+                   f"this machine has {os.cpu_count() or 1} CPUs)")
+    if opts.seed is not None and not (isinstance(opts.seed, int) and 0 <= opts.seed <= MAX_SEED):
+        bad.append(f"seed must be an integer from 0 to {MAX_SEED} (HiGHS's random_seed is 32-bit; got {opts.seed!r})")
+    if bad:
+        raise InvalidOptionError("; ".join(bad))
+
+
+def apply_options(h: Any, opts: SolveOptions) -> None:
+    """Check ``opts`` and set them on ``h``; every ``setOptionValue`` is checked (:class:`SolverCallError`)."""
+    check_options(opts)
+    check_call(h.setOptionValue("output_flag", bool(opts.log)), "option output_flag")
     if opts.time_limit is not None:
-        h.setOptionValue("time_limit", float(opts.time_limit))
+        check_call(h.setOptionValue("time_limit", float(opts.time_limit)), f"option time_limit = {opts.time_limit!r}")
     if opts.mip_gap is not None:
-        h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+        check_call(h.setOptionValue("mip_rel_gap", float(opts.mip_gap)), f"option mip_rel_gap = {opts.mip_gap!r}")
     if opts.threads is not None:
+        if opts.threads > (os.cpu_count() or 1):
+            log.warning("threads = %d is more than the %d CPUs of this machine", opts.threads, os.cpu_count() or 1)
         # HiGHS keeps one thread pool per process; a different thread count needs a fresh pool.
         type(h).resetGlobalScheduler(True)
-        h.setOptionValue("threads", int(opts.threads))
+        check_call(h.setOptionValue("threads", int(opts.threads)), f"option threads = {opts.threads!r}")
     if opts.seed is not None:
-        h.setOptionValue("random_seed", int(opts.seed))
+        check_call(h.setOptionValue("random_seed", int(opts.seed)), f"option random_seed = {opts.seed!r}")
     for k, v in opts.highs_options.items():
-        h.setOptionValue(k, v)
+        try:
+            check_call(h.setOptionValue(k, v), f"option {k} = {v!r}")
+        except SolverCallError:
+            msg = f"HiGHS option {k} = {v!r} refused: unknown name, wrong type or out of range"
+            raise InvalidOptionError(msg) from None
+
+
+def check_representable(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, row_lower: np.ndarray,
+                        row_upper: np.ndarray, values: np.ndarray, offset: float = 0.0) -> str | None:
+    """Why HiGHS cannot hold this model exactly (``None`` if it can).
+
+    HiGHS reads finite bounds and costs of 1e20 or more as infinite (a silent change of the
+    model) and refuses matrix values of 1e15 or more; NaN is never a number it can use.
+    """
+    def first(arr: np.ndarray, limit: float, what: str) -> str | None:
+        a = np.asarray(arr, dtype=float)
+        if a.size == 0:
+            return None
+        if np.isnan(a).any():
+            return f"a {what} is NaN"
+        big = np.isfinite(a) & (np.abs(a) >= limit)
+        if big.any():
+            return f"a {what} of {a[big][0]:g} is at or above HiGHS's limit {limit:g}"
+        return None
+
+    if not math.isfinite(offset) or abs(offset) >= HIGHS_INFINITE_BOUND:
+        return f"the objective constant {offset:g} is at or above HiGHS's limit {HIGHS_INFINITE_BOUND:g}"
+    for arr, limit, what in ((cost, HIGHS_INFINITE_BOUND, "objective coefficient"),
+                             (col_lower, HIGHS_INFINITE_BOUND, "variable bound"),
+                             (col_upper, HIGHS_INFINITE_BOUND, "variable bound"),
+                             (row_lower, HIGHS_INFINITE_BOUND, "constraint bound"),
+                             (row_upper, HIGHS_INFINITE_BOUND, "constraint bound"),
+                             (values, HIGHS_LARGE_MATRIX_VALUE, "constraint coefficient")):
+        why = first(arr, limit, what)
+        if why:
+            return why
+    if np.isinf(np.asarray(cost, dtype=float)).any() or np.isinf(np.asarray(values, dtype=float)).any():
+        return "an objective or constraint coefficient is infinite"
+    return None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`run_interruptible` saw: HiGHS's return status and whether the user interrupted."""
+
+    status: Any
+    interrupted: bool
+
+
+def run_interruptible(h: Any, on_progress: Callable[[SolveProgress], None] | None = None,
+                      every: float = 0.5) -> RunOutcome:
+    """``h.run()`` in a worker thread; Ctrl-C asks HiGHS to stop through its interrupt callbacks.
+
+    The main thread waits; a ``KeyboardInterrupt`` sets a flag that the simplex, IPM and MIP
+    interrupt callbacks pass to HiGHS, which then stops and keeps its incumbent (model
+    status ``kInterrupt``).  ``on_progress`` gets a :class:`SolveProgress` at most every
+    ``every`` seconds during a MIP solve.  The run's return code is not checked here
+    (see :func:`check_call`): the caller reads the model status either way.
+    """
+    stop = threading.Event()
+    last = [-math.inf]
+
+    def on_interrupt(e: Any) -> None:
+        if stop.is_set():
+            e.interrupt()
+
+    def on_mip(e: Any) -> None:
+        if stop.is_set():
+            e.interrupt()
+        if on_progress is None:
+            return
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        d = e.data_out
+        prim, dual = float(d.mip_primal_bound), float(d.mip_dual_bound)
+        obj = prim if math.isfinite(prim) and abs(prim) < HIGHS_INFINITE_BOUND else None
+        bnd = dual if math.isfinite(dual) and abs(dual) < HIGHS_INFINITE_BOUND else None
+        gap = float(d.mip_gap) if obj is not None and bnd is not None and math.isfinite(d.mip_gap) else None
+        try:
+            on_progress(SolveProgress(elapsed=float(d.running_time), objective=obj, bound=bnd, gap=gap,
+                                      nodes=int(d.mip_node_count)))
+        except Exception:  # a broken display must not stop the solve
+            log.debug("progress callback failed", exc_info=True)
+
+    h.cbSimplexInterrupt.subscribe(on_interrupt)
+    h.cbIpmInterrupt.subscribe(on_interrupt)
+    h.cbMipInterrupt.subscribe(on_mip)
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["status"] = h.run()
+        except BaseException as exc:  # pragma: no cover - reported to the caller below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
+    # thread looking finished while HiGHS still runs (CPython issue 90882).
+    t = threading.Thread(target=target, name="highs-run", daemon=True)
+    t.start()
+    interrupted = False
+    try:
+        while not done.is_set():
+            try:
+                done.wait(0.1)
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+    finally:
+        for cb, fn in ((h.cbSimplexInterrupt, on_interrupt), (h.cbIpmInterrupt, on_interrupt), (h.cbMipInterrupt, on_mip)):
+            try:
+                cb.unsubscribe(fn)
+            except Exception:  # pragma: no cover
+                log.debug("unsubscribe failed", exc_info=True)
+    if "error" in box:
+        raise box["error"]
+    return RunOutcome(status=box.get("status"), interrupted=interrupted)
+
+
+def error_report(message: str, version: str = "", transfer_seconds: float = 0.0, highs_status: str = "",
+                 sizes: dict[str, int] | None = None) -> SolveReport:
+    """A :class:`SolveReport` with status ``error``, no solution, and ``message`` saying why."""
+    return SolveReport(
+        status=Status.ERROR, termination=Termination.ERROR, has_solution=False, objective=None, bound=None,
+        gap=None, nodes=None, solver="HiGHS", solver_version=version, transfer_seconds=transfer_seconds,
+        solver_seconds=0.0, message=message or "the solver failed without saying why", highs_status=highs_status,
+        sizes=dict(sizes or {}),
+    )
 
 
 def _gap(obj: float | None, bound: float | None) -> float | None:
@@ -201,44 +388,42 @@ def solve_blocks(mb: Blocks, opts: SolveOptions, start: np.ndarray | None = None
 
     ``start`` (values by column, NaN = unknown) is handed to HiGHS as a MIP start.
     """
-    highspy = _highspy()
     t0 = time.perf_counter()
     a, row_lower, row_upper = mb.matrix()
     col_lower, col_upper, integrality = mb.bounds()
     c, offset = mb.objective()
-    n, nrow = mb.n_cols, mb.n_rows
+    idx = np.flatnonzero(~np.isnan(start)) if start is not None else np.zeros(0, dtype=np.int64)
+    return pass_and_run(opts, -1, offset, c, col_lower, col_upper, row_lower, row_upper, a, integrality,
+                        idx, start[idx] if start is not None else np.zeros(0), t0)
+
+
+def pass_and_run(opts: SolveOptions, sense: int, offset: float, c: np.ndarray, col_lower: np.ndarray,
+                 col_upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, A: Any, integrality: np.ndarray,
+                 start_idx: np.ndarray, start_val: np.ndarray, t0: float, import_seconds: float = 0.0) -> SolveReport:
+    """Hand one model (CSC ``A``) to HiGHS, every return code checked; run it (Ctrl-C stops it); report.
+
+    ``sense`` -1 maximises.  The report's ``solution`` holds the values by column.
+    """
+    highspy = _highspy()
     h = highspy.Highs()
-    _apply_options(h, opts)
-    status = h.passModel(n, nrow, int(a.nnz), 1, -1, offset, c, col_lower, col_upper, row_lower, row_upper,
-                         a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-                         integrality)
-    if _is_error(status):
-        return _error_report(h, "HiGHS refused the model (passModel): a coefficient or bound it cannot represent",
-                             time.perf_counter() - t0)
-    if start is not None and integrality.any():
-        known = np.flatnonzero(~np.isnan(start))
-        if len(known):
-            h.setSolution(len(known), known.astype(np.int32), start[known].astype(float))
+    n, nrow = len(c), len(row_lower)
+    sizes = {"variables": n, "binaries": int(integrality.sum()), "rows": int(nrow), "nonzeros": int(A.nnz)}
+    why = check_representable(c, col_lower, col_upper, row_lower, row_upper, A.data, offset)
+    if why:
+        return error_report(f"the model holds numbers HiGHS cannot represent: {why}; check the instance's "
+                            "largest capacities, costs and bounds", h.version(), time.perf_counter() - t0, sizes=sizes)
+    try:
+        apply_options(h, opts)  # values out of range raise InvalidOptionError (a usage mistake)
+        check_call(h.passModel(n, nrow, int(A.nnz), 1, sense, offset, c, col_lower, col_upper, row_lower, row_upper,
+                               A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integrality),
+                   "the model (passModel)")
+        if len(start_idx) and integrality.any():
+            check_call(h.setSolution(len(start_idx), np.asarray(start_idx, dtype=np.int32),
+                                     np.asarray(start_val, dtype=float)), "the MIP start (setSolution)")
+    except SolverCallError as exc:
+        return error_report(str(exc), h.version(), time.perf_counter() - t0, sizes=sizes)
     transfer = time.perf_counter() - t0
-    return _run(h, opts, transfer, n, nrow, int(a.nnz), integrality, offset, 0.0)
-
-
-def _is_error(status: Any) -> bool:
-    return getattr(status, "name", str(status)).endswith("kError")
-
-
-def _error_report(h: Any, message: str, seconds: float) -> SolveReport:
-    return SolveReport(
-        status=Status.ERROR, termination=Termination.ERROR, has_solution=False, objective=None, bound=None, gap=None,
-        nodes=None, solver="HiGHS", solver_version=h.version(), transfer_seconds=seconds, solver_seconds=0.0,
-        message=message,
-    )
-
-
-def _run(h: Any, opts: SolveOptions, transfer: float, n: int, nrow: int, nnz: int, integrality: np.ndarray,
-         offset: float, import_seconds: float) -> SolveReport:
-    """Run HiGHS on the passed model and report why it stopped and what solution it holds."""
-    h.run()
+    outcome = run_interruptible(h, opts.progress)
     highs_time = h.getRunTime()
     ms = h.getModelStatus()
     name = h.modelStatusToString(ms)
@@ -246,10 +431,18 @@ def _run(h: Any, opts: SolveOptions, transfer: float, n: int, nrow: int, nnz: in
     term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
     if term is Termination.UNKNOWN:
         log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
+    if outcome.interrupted and term is not Termination.OPTIMAL:
+        term = Termination.INTERRUPTED
+    message = ""
+    if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
+        term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
+                                            "passed: the model did not reach HiGHS")
+    if getattr(outcome.status, "name", "") == "kError" and term not in (Termination.ERROR, Termination.INTERRUPTED):
+        log.warning("HiGHS run returned an error with model status %s", name)
     info = h.getInfo()
-    has_sol = int(info.primal_solution_status) == 2 or (term is Termination.EMPTY and n == 0)
+    has_sol = int(info.primal_solution_status) == 2 or term is Termination.EMPTY
     if term is Termination.EMPTY:
-        term = Termination.OPTIMAL if n == 0 else Termination.ERROR
+        term = Termination.OPTIMAL
     is_mip = bool(integrality.any())
     objective = bound = gap = None
     values = None
@@ -262,12 +455,20 @@ def _run(h: Any, opts: SolveOptions, transfer: float, n: int, nrow: int, nnz: in
             gap = _gap(objective, bound)
         else:
             bound, gap = objective, 0.0
+    if has_sol and objective is not None and not math.isfinite(objective):
+        has_sol, objective, bound, gap, term, values = False, None, None, None, Termination.ERROR, None
+        message = "HiGHS returned a non-finite objective: the instance's numbers are too large to solve reliably"
+    status = derive_status(term, has_sol)
+    if term is Termination.INTERRUPTED:
+        message = "interrupted by the user " + (f"with a feasible plan; gap {gap:.3%}" if has_sol and gap is not None
+                                                else "with a feasible plan" if has_sol else "before a feasible plan was found")
+    if status is Status.ERROR and not message:
+        message = f"HiGHS stopped with model status '{name}' and no usable solution"
     return SolveReport(
-        status=derive_status(term, has_sol), termination=term, has_solution=has_sol, objective=objective,
+        status=status, termination=term, has_solution=has_sol, objective=objective,
         bound=bound, gap=gap, nodes=nodes, solver="HiGHS", solver_version=h.version(),
         transfer_seconds=transfer, solver_seconds=float(highs_time), highs_status=name, import_seconds=import_seconds,
-        sizes={"variables": n, "binaries": int(integrality.sum()), "rows": int(nrow), "nonzeros": nnz},
-        solution=values,
+        sizes=sizes, message=message, solution=values,
     )
 
 
@@ -302,22 +503,14 @@ def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     offset = float(sf.c_offset[0])
     sense = -1 if obj.sense == pyo.maximize else 1
     A = sf.A.tocsc()
-    h = highspy.Highs()
-    _apply_options(h, opts)
-    status = h.passModel(n, nrow, int(A.nnz), 1, sense, offset, c, col_lower, col_upper, row_lower, row_upper,
-                         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integrality)
-    if _is_error(status):
-        return _error_report(h, "HiGHS refused the model (passModel): a coefficient or bound it cannot represent",
-                             time.perf_counter() - t0)
     start = [(j, v.value) for j, v in enumerate(cols) if v.value is not None]
-    if start and integrality.any():
-        idx, val = zip(*start)
-        h.setSolution(len(idx), np.array(idx, dtype=np.int32), np.array(val, dtype=float))
-    transfer = time.perf_counter() - t0
-    report = _run(h, opts, transfer, n, nrow, int(A.nnz), integrality, offset, import_seconds)
+    idx = np.array([j for j, _ in start], dtype=np.int64)
+    val = np.array([v for _, v in start], dtype=float)
+    report = pass_and_run(opts, sense, offset, c, col_lower, col_upper, row_lower, row_upper, A, integrality, idx, val,
+                          t0, import_seconds)
     if report.solution is not None:
-        for v, val in zip(cols, report.solution.tolist()):
-            v.set_value(float(val), skip_validation=True)
+        for v, x in zip(cols, report.solution.tolist()):
+            v.set_value(float(x), skip_validation=True)
     return report
 
 
@@ -334,6 +527,7 @@ def solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
+    check_options(opts)
     _highspy()
     t0 = time.perf_counter()
     solver = Highs()

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import itertools
 import json
 import logging
 import math
-import multiprocessing
 import os
 import shutil
 import socket
@@ -37,7 +35,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as cf_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -48,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InstanceError, InstanceValidationError, Problem
+from ..errors import BatchWorkerError, InstanceError, InstanceValidationError, Problem, short_repr
 from ..data.instance import Instance, read_yaml
 from .scenarios import (
     BASE,
@@ -59,6 +57,7 @@ from .scenarios import (
     load_scenarios,
     parse_scenarios,
     resolve_chain,
+    MAX_NAME,
     safe_name,
 )
 
@@ -209,7 +208,16 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
         if not isinstance(v, str) or not v:
             bad("'instance' must be a path (relative to the SPEC).", col)
             return None
-        return (base / v).resolve()
+        try:
+            p = (base / v).resolve()
+            found = p.is_dir() or (p.suffix in (".yaml", ".yml") and p.is_file())
+        except (OSError, ValueError, RuntimeError):
+            found = False
+        if not found:
+            bad(f"instance {short_repr(v)} not found (looked for {short_repr(str(base / v))}).", col,
+                "Give an instance folder (or its instance.yaml), relative to the SPEC file.")
+            return None
+        return p
 
     def scenario_of(v: Any, col: str) -> tuple[str, Mapping[str, Any] | None] | None:
         if v is None:
@@ -311,29 +319,52 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
                                instance_label=str(insts[resolved.index(inst)]), scenario=name,
                                scenarios_file=file_of(sw), settings=_deep_merge(dflt_settings, settings),
                                parameters=dict(combo), label=str(sw.get("label") or "")))
-    seen: dict[str, int] = {}
     for j in jobs:
         if safe_name(j.id) != j.id:
-            bad(f"job id '{j.id}' has characters that are not allowed in a folder name.", "id",
-                f"Use letters, digits and . _ = - (e.g. '{safe_name(j.id)}').")
-        seen[j.id] = seen.get(j.id, 0) + 1
-    for jid, n in seen.items():
-        if n > 1:
-            bad(f"job id '{jid}' is used by {n} jobs.", "id", "Give the jobs distinct 'id's.")
+            bad(f"job id '{j.id[:200]}' has characters that are not allowed in a folder name, or is longer than "
+                f"{MAX_NAME} characters.", "id", f"Use letters, digits and . _ = - (e.g. '{safe_name(j.id)}').")
+    problems.extend(_id_collisions(jobs, where))
     if problems:
         raise InstanceValidationError(problems, instance=where)
     return jobs
 
 
+def _describe(j: JobDef) -> str:
+    scen = "inline scenario" if j.scenario_inline is not None else f"scenario '{j.scenario}'"
+    params = "".join(f", {k}={_fmt_value(v)}" for k, v in j.parameters.items())
+    return f"{j.instance_label} {scen}{params}"
+
+
+def _id_collisions(jobs: Sequence[JobDef], where: str) -> list[Problem]:
+    """Jobs whose (safe) ids are equal would share one result folder: each such id is a problem naming the jobs."""
+    groups: dict[str, list[JobDef]] = {}
+    for j in jobs:
+        groups.setdefault(j.id.lower(), []).append(j)  # case-insensitive file systems fold case
+    return [
+        Problem(where, f"job id '{grp[0].id}' is used by {len(grp)} jobs: {' and '.join(_describe(j) for j in grp)} "
+                       "(names are made safe for folder names: letters, digits and . _ = - only).",
+                column="id", fix="Rename one of the scenarios, or give the jobs distinct 'id's.")
+        for grp in groups.values() if len(grp) > 1
+    ]
+
+
 def instance_jobs(folder: str | Path, scenarios_file: str | Path | None = None) -> list[JobDef]:
-    """The batch of an instance folder: the base plus every scenario it defines."""
+    """The batch of an instance folder: the base plus every scenario it defines.
+
+    Raises :class:`InstanceValidationError` when two scenario names map to one job id.
+    """
     from ..api import load
 
     folder = Path(folder).resolve()
     names = list(load_scenarios(load(folder), scenarios_file))
     sfile = Path(scenarios_file).resolve() if scenarios_file else None
-    return [JobDef(id=safe_name(n), instance=folder, instance_label=str(folder), scenario=n,
+    jobs = [JobDef(id=safe_name(n), instance=folder, instance_label=str(folder), scenario=n,
                    scenarios_file=sfile) for n in [BASE, *names]]
+    where = str(sfile) if sfile else str(folder / "scenarios.yaml")
+    problems = _id_collisions(jobs, where)
+    if problems:
+        raise InstanceValidationError(problems, instance=str(folder))
+    return jobs
 
 
 # ---------------------------------------------------------------------------
@@ -452,7 +483,12 @@ _WARM = {
 
 
 def _init_worker(quiet: bool = True) -> None:
-    """Pool worker start-up: die with the parent, silence stdout, import and warm up the engine."""
+    """Pool worker start-up: die with the parent, ignore Ctrl-C (the batch process handles it and
+    ends the workers, so no worker prints a traceback), silence stdout, import and warm up the engine."""
+    import signal as _signal
+
+    with contextlib.suppress(Exception):
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     with contextlib.suppress(Exception):  # Linux: get SIGTERM when the batch process dies
         import ctypes
         import signal
@@ -518,16 +554,19 @@ def _read_summary(folder: Path) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def _lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` for the run (filelock: an OS lock on POSIX and Windows alike)."""
+    from filelock import FileLock, Timeout
+
     out.mkdir(parents=True, exist_ok=True)
-    fh = open(out / ".lock", "w")  # noqa: SIM115 - held for the whole run
+    lock = FileLock(str(out / ".lock"), timeout=0)
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ValueError(f"another batch is running in {out} (lock {out / '.lock'} is held).") from None
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"another batch is running in {out} (lock {out / '.lock'} is held).") from None
+    try:
         yield
     finally:
-        fh.close()
+        lock.release()
 
 
 # ---------------------------------------------------------------------------
@@ -719,14 +758,29 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _worker_ready() -> int:
+    """Run in a fresh pool's worker: proves the workers start (and survive their initializer)."""
+    return os.getpid()
+
+
 def _run_local(tasks: list[JobTask], workers: int, on_done: OnDone, on_tick: OnTick) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    # loky's workers start a fresh interpreter without re-running the caller's __main__, so a
+    # script that calls run_batch at top level (no ``if __name__ == "__main__":``) works.
+    from loky import ProcessPoolExecutor
+
     attempts: dict[str, int] = {}
     pending = list(tasks)
     while pending:
         n = max(1, min(workers, len(pending)))
-        ex = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+        ex = ProcessPoolExecutor(max_workers=n, initializer=_init_worker)
         try:
+            try:
+                ex.submit(_worker_ready).result()
+            except BrokenProcessPool as exc:
+                msg = (f"the batch's worker processes died at start-up, before running any job: {exc}. "
+                       "Check that the engine imports in a fresh Python (python -c 'import optimizer.api') "
+                       "and that the machine has memory for the workers (try workers=1).")
+                raise BatchWorkerError(msg) from None
             futs: dict[Future[dict[str, Any]], JobTask] = {ex.submit(execute_job, t): t for t in pending}
             pending = []
             started: set[str] = set()
@@ -758,9 +812,9 @@ def _run_local(tasks: list[JobTask], workers: int, on_done: OnDone, on_tick: OnT
             for proc in list((getattr(ex, "_processes", None) or {}).values()):
                 with contextlib.suppress(Exception):
                     proc.terminate()
-            ex.shutdown(wait=False, cancel_futures=True)
+            ex.shutdown(wait=False, kill_workers=True)
             raise
-        ex.shutdown(wait=True, cancel_futures=True)
+        ex.shutdown(wait=True)
 
 
 def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTick) -> None:

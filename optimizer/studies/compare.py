@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .batch import read_index
 
 __all__ = ["Comparison", "compare"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Comparison:
     markdown: Path
     html: Path
     plots: list[Path]
+    broken: dict[str, str] = field(default_factory=dict)
+    """Job folders that could not be used (job -> why); their rows have status ``broken``."""
 
 
 def _num(x: Any, digits: int = 0) -> str:
@@ -61,11 +67,67 @@ def _signed(x: Any) -> str:
     return f"{float(x):+,.0f}"
 
 
+_NEEDED = {
+    "plants.csv": {"plant": "str", "kept": "bool"},
+    "software.csv": {"model": "str", "stack": "str", "developed": "bool", "default": "bool"},
+    "flows.csv": {"plant": "str", "model": "str", "stack": "str", "market": "str", "units": "num"},
+}
+_SOLVED = ("optimal", "feasible")
+
+
+class _Broken(Exception):
+    """A job folder that cannot be used (the text says which file and why)."""
+
+
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    """Read a result CSV and check the columns compare uses (raises :class:`_Broken`)."""
     p = folder / name
     if not p.is_file():
         return None
-    return pd.read_csv(p)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise _Broken(f"{name} cannot be read as CSV ({type(exc).__name__})") from None
+    need = _NEEDED.get(name, {})
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise _Broken(f"{name} lacks column(s) {', '.join(missing)}")
+    for col, kind in need.items():
+        v = df[col].str.strip()
+        if kind == "bool" and not v.str.lower().isin(["true", "false", "1", "0"]).all():
+            raise _Broken(f"{name} column '{col}' holds values that are not true/false")
+        if kind == "num":
+            num = pd.to_numeric(v, errors="coerce")
+            if num.isna().any() or not np.isfinite(num.to_numpy(dtype=float)).all():
+                raise _Broken(f"{name} column '{col}' holds values that are not finite numbers")
+            df[col] = num.astype(float)
+    return df
+
+
+def _read_job(folder: Path, status: str) -> dict[str, Any]:
+    """The parts of a job folder compare uses, checked; raises :class:`_Broken` naming the bad file."""
+    try:
+        summ = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        summ = None
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise _Broken("summary.json is not valid JSON (truncated or edited?)") from None
+    if summ is not None and not isinstance(summ, dict):
+        raise _Broken("summary.json does not hold a mapping")
+    solved = status in _SOLVED
+    if solved and summ is None:
+        raise _Broken("summary.json is missing")
+    if summ is not None:
+        if "status" in summ and str(summ.get("status")) != status:
+            raise _Broken(f"summary.json says status '{summ.get('status')}' but the index says '{status}'")
+        obj = summ.get("objective")
+        if solved and not (isinstance(obj, (int, float)) and not isinstance(obj, bool) and math.isfinite(obj)):
+            raise _Broken("summary.json has no finite objective for a solved job")
+    d = {"summary": summ or {}, "plants": _read(folder, "plants.csv"), "software": _read(folder, "software.csv"),
+         "flows": _flows(_read(folder, "flows.csv"))}
+    if solved and (d["plants"] is None or (folder / "flows.csv").is_file() is False):
+        raise _Broken("plants.csv or flows.csv is missing for a solved job")
+    return d
 
 
 def _param_cols(idx: pd.DataFrame) -> list[str]:
@@ -170,15 +232,18 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
     base_of = _baselines(idx, baseline)
     cache: dict[str, dict[str, Any]] = {}
 
+    broken: dict[str, str] = {}
+    status_of = {str(r["job"]): str(r["status"]) for _, r in idx.iterrows()}
+
     def job_data(j: str) -> dict[str, Any]:
         if j not in cache:
             folder = batch_dir / "jobs" / j
             try:
-                summ = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                summ = {}
-            cache[j] = {"summary": summ, "plants": _read(folder, "plants.csv"), "software": _read(folder, "software.csv"),
-                        "flows": _flows(_read(folder, "flows.csv"))}
+                cache[j] = _read_job(folder, status_of.get(j, ""))
+            except _Broken as exc:
+                broken[j] = f"{folder}: {exc}"
+                log.warning("job folder %s cannot be used: %s", folder, exc)
+                cache[j] = {"summary": {}, "plants": None, "software": None, "flows": _flows(None)}
         return cache[j]
 
     rows, shift_rows = [], []
@@ -193,7 +258,8 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
         bd = job_data(b)
         brow = idx[idx["job"].astype(str) == b].iloc[0]
         obj, bobj = r["objective"], brow["objective"]
-        solved = str(r["status"]) in ("optimal", "feasible") and str(brow["status"]) in ("optimal", "feasible")
+        solved = (str(r["status"]) in _SOLVED and str(brow["status"]) in _SOLVED and j not in broken
+                  and b not in broken)
         change = float(obj - bobj) if solved else math.nan
         pct = change / abs(bobj) * 100.0 if solved and bobj else math.nan
         kb, kn = _kept(bd["plants"]), _kept(d["plants"])
@@ -212,17 +278,21 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
                                                ("kept " + ", ".join(opened)) if opened else "") if x)
         sw_changed = "; ".join(x for x in (("added " + ", ".join(added)) if added else "",
                                            ("dropped " + ", ".join(dropped)) if dropped else "") if x)
+        status = "broken" if j in broken or b in broken else r["status"]
+        message = r.get("message", "")
+        if status == "broken":
+            message = "; ".join(broken[x] for x in (j, b) if x in broken)
         if not solved:
-            plants_changed = sw_changed = f"n/a ({r['status']})"
+            plants_changed = sw_changed = f"n/a ({status})"
         rows.append({
-            "job": j, "scenario": r["scenario"], "baseline": b, "status": r["status"], "objective": obj,
+            "job": j, "scenario": r["scenario"], "baseline": b, "status": status, "objective": obj,
             "baseline_objective": bobj, "npv_change": change, "npv_change_pct": pct,
             "plants_kept": r["plants_kept"], "jobs_cut": r["jobs_cut"],
             "jobs_cut_change": (r["jobs_cut"] - brow["jobs_cut"]) if solved else math.nan,
             "plants_closed": ", ".join(closed), "plants_opened": ", ".join(opened), "plants_changed": plants_changed,
             "software_added": ", ".join(added), "software_dropped": ", ".join(dropped), "software_changed": sw_changed,
             "flows_moved": float(sh["moved"].sum()) if len(sh) else 0.0, "top_shift": top_shift,
-            "changes": d["summary"].get("scenario_changes") or [], "message": r.get("message", ""),
+            "changes": d["summary"].get("scenario_changes") or [], "message": message,
         })
     summary = pd.DataFrame(rows, columns=["job", "scenario", "baseline", "status", "objective", "baseline_objective",
                                           "npv_change", "npv_change_pct", "plants_kept", "jobs_cut", "jobs_cut_change",
@@ -242,7 +312,8 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
     md.write_text(_markdown(batch_dir, baseline, summary, shifts, plots), encoding="utf-8")
     ht = out / "report.html"
     ht.write_text(_html(batch_dir, baseline, summary, shifts, plots), encoding="utf-8")
-    return Comparison(summary=summary, shifts=shifts, plants=plants, out=out, markdown=md, html=ht, plots=plots)
+    return Comparison(summary=summary, shifts=shifts, plants=plants, out=out, markdown=md, html=ht, plots=plots,
+                      broken=dict(broken))
 
 
 # ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InstanceError, InstanceValidationError, Problem
+from ..errors import InstanceError, InstanceValidationError, Problem, short_repr
 from ..data.instance import Instance, from_dict, read_yaml
 from ..data.schema import TABLES, Settings
 from ..data.validate import validate
@@ -252,9 +252,11 @@ def _change_structure(ch: Any, where: str, name: str, i: int) -> list[Problem]:
             out.append(_p(where, name, f"change #{i}: unknown key '{k}'.", column=f"{col}.{k}",
                           fix=f"Use: {', '.join(CHANGE_KEYS)}."))
     table = ch.get("table")
-    if table not in TABLES:
-        out.append(_p(where, name, f"change #{i}: unknown table {table!r}.", column=f"{col}.table",
-                      fix=f"Use one of: {', '.join(TABLES)}."))
+    if not isinstance(table, str) or table not in TABLES:
+        what = f"unknown table {short_repr(table)}" if isinstance(table, (str, int, float, bool, type(None))) else \
+            f"'table' must be one table name, not a {type(table).__name__} ({short_repr(table)})"
+        out.append(_p(where, name, f"change #{i}: {what}.", column=f"{col}.table",
+                      fix=f"Use one of: {', '.join(TABLES)} (one change per table)."))
     ops = [k for k in (*OPS, "add_rows", "remove") if ch.get(k) not in (None, False)]
     if not ops:
         out.append(_p(where, name, f"change #{i}: no operation.", column=col,
@@ -918,7 +920,19 @@ def solve_scenario(
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
+MAX_NAME = 120
+"""Longest safe name: folder names are limited to 255 bytes, and job folders sit in temporary names too."""
+
+
 def safe_name(text: str) -> str:
-    """A file-system safe version of ``text`` (used for job ids)."""
+    """A file-system safe version of ``text`` (used for job ids), at most ``MAX_NAME`` characters.
+
+    A longer name keeps its start and ends with a hash of the whole text, so two long names
+    that differ only at the end stay different.
+    """
     out = _SAFE.sub("_", str(text)).strip("._")
+    if len(out) > MAX_NAME:
+        import hashlib
+
+        out = out[: MAX_NAME - 9].rstrip("._") + "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:8]
     return out or "job"
