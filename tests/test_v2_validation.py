@@ -601,3 +601,11 @@ def test_tie_before_a_ban_starts_names_those_years(tmp_path: Path) -> None:
     ], "bans": [{"market": "M2", "kind": "plant", "origin": "CN", "from_year": 2028}]}))
     p = one(write_instance(tmp_path, cfg))
     assert p.message.endswith("powertrain=BEV in 2026..2027.")
+
+
+def test_scenario_null_bound_removes_the_plain_rule(tmp_path: Path) -> None:
+    cfg = v2(plants_kept=[{"max": 2}, {"max": 1, "countries": ["JP"]}])
+    inst = optimizer.load(write_instance(tmp_path, cfg))
+    a = apply_scenario(inst, {"settings": {"plants_kept": {"max": None}}})
+    assert a.instance.settings.plants_kept == [PlantsKeptRule(max=1, countries=["JP"])]
+    assert "settings.plants_kept.max: 2 -> (empty)" in a.changes

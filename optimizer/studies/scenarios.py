@@ -695,6 +695,8 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
                 for kk, vv in v.items():
                     ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
                     cur[kk] = vv
+                if cur.get("min") is None and cur.get("max") is None:
+                    rules.remove(cur)  # {max: null} on the last bound: no plain rule left (unbounded, as in v1)
                 ctx.settings[k] = rules
                 continue
         if k in _MERGED_KEYS and k not in _RULE_LISTS and isinstance(v, Mapping):
