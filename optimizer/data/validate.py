@@ -407,6 +407,9 @@ ERROR_CHECKS: tuple[Check, ...] = (
     check_available_from, check_selectors, check_ambiguous_rates,
 )
 
+PARTIAL_CHECKS: tuple[Check, ...] = (check_references, check_min_le_max)
+"""The stage-2 checks that need only tables, run on the tables that passed stage 1 when others failed."""
+
 
 def warn_plants_kept(inst: Instance) -> list[Problem]:
     """plants_kept, capacity_kept and min_jobs_cut rules that no plan can meet given plant status (the solve will report infeasible)."""
@@ -517,7 +520,7 @@ def load_checked(path: str | Path, *, strict: bool = False) -> tuple[Instance, l
         inst = _load_stage1(path)
     except InstanceValidationError as exc:
         partial = getattr(exc, "partial", None)
-        extra = [p for check in ERROR_CHECKS for p in check(partial)] if partial is not None else []
+        extra = [p for check in PARTIAL_CHECKS for p in check(partial)] if partial is not None else []
         if not extra or getattr(exc, "dropped", 0):
             raise
         raise InstanceValidationError(list(exc.problems) + extra, instance=exc.instance) from None

@@ -17,8 +17,15 @@ from .tables import Result
 
 
 def verify(inst: Instance, res: Result, *, tol: float = 1e-5) -> list[str]:
-    """Return the constraint violations of ``res`` for ``inst`` (relative tolerance ``tol``)."""
+    """Return the constraint violations of ``res`` for ``inst`` (relative tolerance ``tol``).
+
+    Single-period (v1) instances only: multi-year plans are checked against the
+    independent implementation of the v2 contract in the tests (``tests/reference_v2.py``).
+    """
     res.raise_for_status()
+    if getattr(inst.settings, "periods", None) is not None:
+        msg = "verify() checks single-period instances; this one has periods (a multi-year plan)"
+        raise ValueError(msg)
     t, s = inst.tables, inst.settings
     out: list[str] = []
     fl, pl = res.flows, res.plants.set_index("plant")

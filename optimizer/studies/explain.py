@@ -139,7 +139,35 @@ def explain(
         meta: dict[str, dict[str, str]] = {}
         fixed_rows: list[dict[str, Any]] = []
         status_in = dict(zip(inst_used.tables["plants"]["plant"], inst_used.tables["plants"]["status"]))
-        for r in plants.itertuples():
+        per = inst_used.settings.periods
+        if per is not None:  # a multi-year plan: flip closure years (one year earlier, one later, never)
+            pt = inst_used.tables["plants"].set_index("plant")
+            for r in plants.itertuples():
+                p = str(r.plant)
+                cy = None if pd.isna(r.closure_year) else int(r.closure_year)
+                fixed = status_in.get(p, "free") not in ("free", None) or not pd.isna(pt.at[p, "closure_year"])
+                base = "never closed" if cy is None else f"closed {cy}"
+                if fixed:
+                    fixed_rows.append({"kind": "plant", "decision": p, "base": base, "flip": "-",
+                                       "status": "fixed in input (status or closure_year)"})
+                    continue
+                options: list[tuple[str, dict[str, Any], str]] = []
+                if cy is None:
+                    options.append(("close-last", {"closure_year": per.last}, f"closed {per.last}"))
+                else:
+                    if cy - 1 >= per.first:
+                        options.append(("earlier", {"closure_year": cy - 1}, f"closed {cy - 1}"))
+                    options.append(("later", {"closure_year": cy + 1} if cy + 1 <= per.last else {"status": "keep"},
+                                    f"closed {cy + 1}" if cy + 1 <= per.last else "never closed"))
+                    if cy + 1 <= per.last:
+                        options.append(("never", {"status": "keep"}, "never closed"))
+                for tag, setv, label in options:
+                    jid = f"plant-{_safe(p)}-{tag}"
+                    change = {"table": "plants", "where": {"plant": p}, "set": setv}
+                    jobs.append(_flip_job(jid, folder, source, scenario, sfile, settings, {"changes": [change]},
+                                          f"plant {p}: {label}"))
+                    meta[jid] = {"kind": "plant", "decision": p, "base": base, "flip": label}
+        for r in plants.itertuples() if per is None else ():
             p = str(r.plant)
             kept = bool(r.kept)
             if status_in.get(p, "free") != "free":
