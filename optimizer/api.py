@@ -16,7 +16,7 @@ from .errors import Problem
 from .data.instance import Instance
 from .data.instance import load as _load
 from .data.prepare import ModelData, prepare
-from .results.tables import Result, extract_tables
+from .results.tables import Result, context_of, extract_tables
 from .solver.highs import SolveOptions, SolveReport, Status, solve_model
 from .data.validate import validate
 
@@ -143,7 +143,7 @@ def solve(
         msg = "; ".join(m.trivially_infeasible)
         timings.update(transfer=0.0, solve=0.0, extract=0.0, total=time.perf_counter() - t_start)
         return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
-                      warnings=built.warnings)
+                      warnings=built.warnings, context=context_of(built.instance, data.annuity))
     report: SolveReport = solve_model(m, opts)
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
@@ -157,4 +157,5 @@ def solve(
     if report.status is Status.FEASIBLE and not message and report.gap is not None:
         message = f"stopped ({report.termination.value}) with a feasible plan; gap {report.gap:.3%}"
     return Result(report.status, report.objective, report.bound, report.gap, report, timings, instance=name,
-                  message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables)
+                  message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables,
+                  context=context_of(built.instance, data.annuity))

@@ -28,6 +28,31 @@ FLOW_TOL = 1e-7
 TABLE_NAMES = ("plants", "flows", "sales", "software", "breakdown")
 
 
+def context_of(instance: Any, annuity: float | None = None) -> dict[str, Any]:
+    """What a report needs from the instance besides the result tables (kept in ``summary.json``).
+
+    Currency, horizon, discount rate, annuity factor, plant coordinates (``None`` where the
+    plants table has no lat/lon) and the country of each market.
+    """
+    s = instance.settings
+    pl = instance.tables["plants"]
+    mk = instance.tables["markets"]
+
+    def coord(v: Any) -> float | None:
+        return None if v is None or pd.isna(v) else float(v)
+
+    lat = pl["lat"] if "lat" in pl else pd.Series([None] * len(pl))
+    lon = pl["lon"] if "lon" in pl else pd.Series([None] * len(pl))
+    return {
+        "currency": s.currency,
+        "horizon_years": s.horizon_years,
+        "discount_rate": s.discount_rate,
+        "annuity": annuity,
+        "plants": {str(p): [coord(a), coord(o)] for p, a, o in zip(pl["plant"], lat, lon)},
+        "markets": {str(m): str(c) for m, c in zip(mk["market"], mk["country"])},
+    }
+
+
 def _values(var: Any, keys: Any) -> np.ndarray:
     return np.array([0.0 if var[k].value is None else float(var[k].value) for k in keys], dtype=float)
 
@@ -114,6 +139,8 @@ class Result:
     """Name of the scenario solved (set by :func:`optimizer.solve_scenario`), ``None`` for a plain solve."""
     scenario_changes: list[str] = field(default_factory=list)
     """The scenario's applied changes, in order (human-readable)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """Currency, horizon, coordinates and market countries (:func:`context_of`), for reports."""
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def _table(self, name: str) -> pd.DataFrame:
@@ -203,6 +230,7 @@ class Result:
             "sizes": self.sizes,
             "message": self.message,
             "warnings": [str(w) for w in self.warnings],
+            "context": self.context,
         }
 
     def write(self, out: str | Path) -> Path:
