@@ -9,11 +9,8 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..results import format as fmt
 from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
-
-
-def _money(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.0f}"
 
 
 def print_result(res: Any) -> None:
@@ -25,7 +22,8 @@ def print_result(res: Any) -> None:
         return
     gap = "-" if res.gap is None else f"{res.gap:.4%}"
     k = res.kpis
-    out.print(f"NPV {_money(res.objective)}  (bound {_money(res.bound)}, gap {gap})")
+    cur = (getattr(res, "context", None) or {}).get("currency")
+    out.print(f"NPV {fmt.money(res.objective, cur)}  (bound {fmt.money(res.bound)}, gap {gap})")
     out.print(f"Plants kept {k['plants_kept']} of {k['plants_kept'] + k['plants_closed']}; "
               f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {k['jobs_cut']:,.0f}")
     sw = res.software
@@ -34,10 +32,10 @@ def print_result(res: Any) -> None:
         out.print("Software variants developed: " + ", ".join(f"{r.model}/{r.stack}" for r in dev.itertuples()))
     t = Table(title="NPV breakdown", show_header=True)
     t.add_column("component")
-    t.add_column("annual", justify="right")
-    t.add_column("NPV", justify="right")
+    t.add_column(f"annual{' ' + cur if cur else ''}", justify="right")
+    t.add_column(f"NPV{' ' + cur if cur else ''}", justify="right")
     for r in res.breakdown.itertuples():
-        t.add_row(r.component, "" if r.annual != r.annual else _money(r.annual), _money(r.npv))
+        t.add_row(r.component, "" if r.annual != r.annual else fmt.money(r.annual), fmt.money(r.npv))
     out.print(t)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
@@ -60,14 +58,19 @@ def print_result(res: Any) -> None:
               help="Solve this scenario of the instance's scenarios.yaml (or of --scenarios FILE).")
 @click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
               help="Scenario file to take --scenario from (default: scenarios.yaml next to instance.yaml).")
+@click.option("--report", "report", is_flag=True,
+              help="Also write report.html into --out: one self-contained page (map, charts, tables).")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write result.xlsx into --out (summary and every table).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
           seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
-          scenarios_file: Path | None) -> None:
-    """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario."""
+          scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
+    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario."""
     from ..api import solve as _solve
     from ..models import BuildOptions
 
+    if (report or xlsx) and out_dir is None:
+        raise click.UsageError("--report and --xlsx write into the result folder: give --out DIR as well.")
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
                                   interface=interface, log_solver=solver_log)
     build_options = BuildOptions(valid_inequalities=vi)
@@ -88,6 +91,14 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     if out_dir is not None:
         res.write(out_dir)
         out.print(f"Results written to {out_dir}/")
+        if report:
+            from ..results.report import write_report
+
+            out.print(f"Report: {write_report(res, out_dir / 'report.html')}")
+        if xlsx:
+            from ..results.excel import write_result_xlsx
+
+            out.print(f"Workbook: {write_result_xlsx(res, out_dir / 'result.xlsx')}")
     sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
 
 
@@ -111,13 +122,25 @@ def validate(path: Path, strict: bool) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["orlib-cap", "holmberg", "pmed"]))
+@click.argument("kind", type=click.Choice(["orlib-cap", "holmberg", "pmed", "xlsx"]))
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--capacity", type=float, help="Capacity for capa/capb/capc files (they hold the word 'capacity').")
 @_guard
 def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
-    """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders."""
+    """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders;
+    or, with KIND xlsx, an instance folder into one workbook (OUTDIR = case.xlsx) or a workbook into a folder.
+    """
+    if kind == "xlsx":
+        from ..data.xlsx import folder_to_xlsx, is_workbook, xlsx_to_folder
+
+        if is_workbook(src):
+            out.print(f"Wrote {xlsx_to_folder(src, outdir)}")
+        else:
+            if not is_workbook(outdir):
+                raise click.UsageError(f"OUT must name a workbook (.xlsx) when SRC is a folder; got '{outdir}'.")
+            out.print(f"Wrote {folder_to_xlsx(src, outdir)}")
+        return
     from ..bench.convert import convert as _convert
 
     result = _convert(kind, src, outdir, capacity=capacity)
@@ -142,6 +165,24 @@ def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, de
     else:
         result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed, density=density)
     out.print(f"Wrote {result}")
+
+
+@main.command()
+@click.argument("result_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="HTML file to write (default: RESULT_DIR/report.html).")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write RESULT_DIR/result.xlsx.")
+@_guard
+def report(result_dir: Path, out_file: Path | None, xlsx: bool) -> None:
+    """Write the HTML report of a result folder (written by 'solve --out' or a batch job folder)."""
+    from ..results.report import ResultData, write_report
+
+    d = ResultData.from_dir(result_dir)
+    out.print(f"Report: {write_report(d, out_file or result_dir / 'report.html')}")
+    if xlsx:
+        from ..results.excel import write_result_xlsx
+
+        out.print(f"Workbook: {write_result_xlsx(d, result_dir / 'result.xlsx')}")
 
 
 @main.command()
