@@ -931,6 +931,8 @@ def run_batch(
             display.close()
             shutil.rmtree(out / ".tmp", ignore_errors=True)
             index = write_index(out, jobs)
+    index.attrs["reused"] = len(plan.skipped)  # finished jobs found in ``out`` and not run again
+    index.attrs["run"] = len(plan.tasks) + len(plan.failed)
     return index
 
 
