@@ -61,18 +61,26 @@ def fit_table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[st
     needs = [_need(c, [r[i] for r in rows]) for i, c in enumerate(cols)]
 
     def total(ix: list[int]) -> int:
-        return sum(needs[i][0] for i in ix) + 2 * len(ix)  # box.SIMPLE_HEAD: padding 1 each side, no borders
+        return sum(needs[i][0] for i in ix) + 3 * len(ix) + 1  # padding 1 each side + a separator between columns
 
     dropped: list[str] = []
     while len(keep) > 1 and total(keep) > width:
         victim = min(keep, key=lambda i: (cols[i].priority, -i))
         keep.remove(victim)
         dropped.append(cols[victim].name)
+    # spare width: let headers of fixed-width columns unwrap (left to right)
+    slack = width - total(keep)
+    widths = {i: needs[i][0] for i in keep}
+    for i in keep:
+        if not cols[i].wrap and slack > 0:
+            grow = min(slack, needs[i][1] - widths[i])
+            widths[i] += grow
+            slack -= grow
     t = Table(title=title, box=box.SIMPLE_HEAD, show_header=True, title_justify="left", pad_edge=True,
               safe_box=True)
     for i in keep:
         c = cols[i]
-        lo, nat = needs[i]
+        lo = widths[i]
         head = c.name if c.wrap or len(c.name) <= lo else _wrap_words(c.name, lo)
         t.add_column(head, justify=c.justify, no_wrap=not c.wrap, min_width=lo,  # type: ignore[arg-type]
                      max_width=None if c.wrap else lo, overflow="fold" if c.wrap else "ellipsis")

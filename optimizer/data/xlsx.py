@@ -213,7 +213,10 @@ def _yaml_text(v: Any) -> Any:
         return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000).strip()
     if isinstance(v, str):
         # keep strings that YAML would read as something else (numbers, booleans, nested) as quoted text
-        parsed = yaml.safe_load(v) if v.strip() else None
+        try:
+            parsed = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError:
+            parsed = None
         return v if parsed == v else yaml.safe_dump(v, default_style="'", allow_unicode=True, width=10_000).strip()
     return v
 
