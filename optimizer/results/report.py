@@ -344,7 +344,7 @@ h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.2em;margin:1.8em 0 .5em;border-b
 .tile .v{font-size:1.3em;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tile .k{font-size:.8em;color:#555;text-transform:uppercase;letter-spacing:.03em}
 .tile .n{font-size:.8em;color:#555}
-table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.86em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.86em;display:block;overflow-x:auto;max-width:100%}
 td,th{border-bottom:1px solid #e3e3e3;padding:3px 9px;text-align:left;vertical-align:top}
 th{background:#f1f4f7;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .legend{font-size:.85em;color:#444}.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin:0 3px 0 10px}
