@@ -428,3 +428,21 @@ def test_format_rules() -> None:
     assert fmt.compact(2340) == "2,340" and fmt.compact(99_950_000) == "100 m"
     assert fmt.number(None) == "-" and fmt.number(float("nan")) == "-" and fmt.number(float("inf")) == "inf"
     assert fmt.pct(0.6719) == "67.2%" and fmt.signed_pct(-1.2) == "-1.20%" and fmt.signed(-0.2) == "0"
+
+
+def test_report_of_a_multi_year_plan_and_of_no_solution(nissan_out: Path) -> None:
+    from optimizer.results.report import ResultData, render_report
+
+    d = ResultData.from_dir(nissan_out)
+    for n in ("plants", "flows", "sales"):
+        t = d.tables[n]
+        d.tables[n] = pd.concat([t.assign(year=2026), t.assign(year=2027)], ignore_index=True)
+    page = render_report(d)
+    assert "id='by-year-table'" in page and "id='plants-by-year'" in page and "final year, 2027" in page
+    el = parse(page)
+    rows = [a for a in el.find("td") if "data-value" in a]
+    units = pd.read_csv(nissan_out / "flows.csv")["units"].sum()
+    assert sum(1 for a in rows if math.isclose(float(a["data-value"]), units)) == 2  # one row per year
+    summ = json.loads((nissan_out / "summary.json").read_text())
+    summ["status"], summ["message"] = "infeasible", "min_jobs_cut too high"
+    assert "No solution to report: min_jobs_cut too high" in render_report(ResultData(summ, {}))

@@ -73,6 +73,19 @@ class ResultData:
     def has_solution(self) -> bool:
         return str(self.summary.get("status")) in ("optimal", "feasible") and "plants" in self.tables
 
+    def years(self) -> list[Any]:
+        """The years of a multi-year plan (tables with a ``year`` column), else []."""
+        ys: set[Any] = set()
+        for df in self.tables.values():
+            if "year" in df.columns:
+                ys.update(df["year"].dropna().unique().tolist())
+        return sorted(ys)
+
+    def in_year(self, year: Any) -> ResultData:
+        """The plan of one year: rows of that year in the tables that have a ``year`` column."""
+        return ResultData(self.summary, {n: (df[df["year"] == year].reset_index(drop=True) if "year" in df.columns
+                                             else df) for n, df in self.tables.items()})
+
     @classmethod
     def from_result(cls, res: Any) -> ResultData:
         """From a :class:`~optimizer.Result` in memory."""
@@ -426,6 +439,13 @@ def render_report(d: ResultData) -> str:
         body = "\n".join(head) + f"<p>No solution to report: {esc(s.get('message') or s.get('status'))}.</p>"
         return page(title, body, {"summary": s})
 
+    full = d
+    years = d.years()
+    if years:  # a multi-year plan: the sections show its final year; the plan by year follows at the end
+        d = d.in_year(years[-1])
+        head.append(f"<p class='note'>A plan over {len(years)} years ({esc(years[0])}-{esc(years[-1])}): tiles, map "
+                    f"and charts show the final year, {esc(years[-1])}; NPV is the whole plan's. See "
+                    "<a href='#by-year'>plan by year</a>.</p>")
     k = kpis(d)
     p, fl, sa, sw, bd = (d.tables[n] for n in TABLES)
     n_pl = k["plants_kept"] + k["plants_closed"]
@@ -547,9 +567,8 @@ def render_report(d: ResultData) -> str:
                    set(range(1, 4 + len(COST_PARTS))), "cost-to-serve-table"), sid="cost-to-serve"))
     del fpu
 
-    year_tables = [n for n in TABLES if n in d.tables and _by_year(d.tables[n])]
-    if year_tables:
-        parts.append(_section("Plan by year", _plan_by_year(d, cur), sid="by-year"))
+    if years:
+        parts.append(_section("Plan by year", _plan_by_year(full, cur), sid="by-year"))
 
     dev = sw[sw["developed"].astype(bool) & ~sw["default"].astype(bool)]
     sw_rows = [[f"{r.model}/{r.stack}", str(r.origin), fmt.money(r.dev_cost_charged), fmt.number(r.units)]
@@ -559,12 +578,15 @@ def render_report(d: ResultData) -> str:
                                      "software-table") if sw_rows else "<p>None: every model keeps its default "
                           "software stack.</p>", sid="software"))
 
-    flows_data = fl.drop(columns=["_duty"])
+    ft = full.tables
+    flows_data = ft["flows"]
     if len(flows_data) > MAX_EMBEDDED_FLOWS:
-        flows_data = flows_data.groupby(["plant", "market"], as_index=False)[["units", "annual_margin"]].sum()
+        keys = ["plant", "market", *(["year"] if "year" in flows_data.columns else [])]
+        flows_data = flows_data.groupby(keys, as_index=False)[["units", "annual_margin"]].sum()
     data = {"summary": s, "kpis": k, "cost_to_serve": _records(cts),
-            "tables": {"plants": _records(p), "sales": _records(sa), "software": _records(sw),
-                       "breakdown": _records(bd), "flows": _records(flows_data)}}
+            "tables": {"plants": _records(ft["plants"]), "sales": _records(ft["sales"]),
+                       "software": _records(ft["software"]), "breakdown": _records(ft["breakdown"]),
+                       "flows": _records(flows_data)}}
     return page(title, "\n".join(parts), data)
 
 
