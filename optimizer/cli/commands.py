@@ -25,7 +25,7 @@ def print_result(res: Any) -> None:
     cur = (getattr(res, "context", None) or {}).get("currency")
     out.print(f"NPV {fmt.money(res.objective, cur)}  (bound {fmt.money(res.bound)}, gap {gap})")
     out.print(f"Plants kept {k['plants_kept']} of {k['plants_kept'] + k['plants_closed']}; "
-              f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {k['jobs_cut']:,.0f}")
+              f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {fmt.number(k['jobs_cut'])}")
     sw = res.software
     dev = sw[sw["developed"] & ~sw["default"].astype(bool)]
     if len(dev):

@@ -144,10 +144,6 @@ def kpis(d: ResultData) -> dict[str, float]:
     }
 
 
-def _by_year(df: pd.DataFrame) -> bool:
-    return "year" in df.columns
-
-
 def _plant_fixed_per_unit(p: pd.DataFrame) -> pd.Series:
     prod = p.set_index("plant")["production"].astype(float)
     fixed = p.set_index("plant")["fixed_cost_annual"].astype(float)
@@ -548,7 +544,6 @@ def render_report(d: ResultData) -> str:
     stacks = [Stack(str(r["market"]), [(n, float(r[n])) for n, _, _ in COST_PARTS], marker=float(r["revenue"]),
                     text=f"margin {fmt.money(r['margin'])}/unit", attrs={"market": r["market"]})
               for _, r in cts.iterrows()]
-    fpu = _plant_fixed_per_unit(p)
     unalloc = float(p.loc[p["kept"].astype(bool) & (p["production"] <= 0), "fixed_cost_annual"].sum())
     cts_rows = [[str(r["market"]), fmt.number(r["units"]), fmt.money(r["revenue"]),
                  *[fmt.money(r[n]) for n, _, _ in COST_PARTS], fmt.money(r["cost"]), fmt.money(r["margin"])]
@@ -565,7 +560,6 @@ def render_report(d: ResultData) -> str:
                          "per unit", colours=colours, value_fmt=fmt.number, marker_name="revenue per unit"),
         html_table(["market", "units", "revenue", *[n for n, _, _ in COST_PARTS], "cost", "margin"], cts_rows,
                    set(range(1, 4 + len(COST_PARTS))), "cost-to-serve-table"), sid="cost-to-serve"))
-    del fpu
 
     if years:
         parts.append(_section("Plan by year", _plan_by_year(full, cur), sid="by-year"))

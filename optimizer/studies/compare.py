@@ -27,7 +27,6 @@ each cost) minus its baseline's; the components add up to the NPV change.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass
@@ -166,7 +165,7 @@ def _shifts(base: pd.Series, new: pd.Series) -> pd.DataFrame:
         switch = 0.0
         for _, gp in g["delta"].groupby(level=2):
             switch += min(float(gp[gp > 0].sum()), float(-gp[gp < 0].sum()))
-        parts = [f"{p}{'/' + st if len(stacks) > 1 else ''} {d:+,.0f}" for (_, _, p, st), d in g["delta"].items()
+        parts = [f"{p}{'/' + st if len(stacks) > 1 else ''} {fmt.signed(d)}" for (_, _, p, st), d in g["delta"].items()
                  if abs(d) > 1e-6]
         rows.append({"market": mk, "model": mo, "baseline_units": float(g["baseline"].sum()),
                      "units": float(g["units"].sum()), "net_change": float(g["delta"].sum()), "moved": moved,
