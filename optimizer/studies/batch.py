@@ -153,8 +153,8 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
     Paths in the SPEC are relative to the SPEC file (for a mapping: ``base_dir``,
     default the current directory).
     """
-    if isinstance(spec, (str, Path)) and Path(spec).is_dir():
-        return instance_jobs(spec)
+    if isinstance(spec, (str, Path)) and (Path(spec).is_dir() or Path(spec).suffix.lower() in (".xlsx", ".xlsm")):
+        return instance_jobs(spec)  # an instance folder or workbook: its base and every scenario
     if isinstance(spec, (str, Path)):
         path = Path(spec)
         raw = read_yaml(path)

@@ -423,10 +423,11 @@ def _markdown(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.
         s = shifts[shifts["job"] == r.job]
         if len(s):
             lines += ["", "Largest flow shifts (units/yr):", ""]
-            lines += _md_table(["model", "market", "baseline", "scenario", "net change", "moved", "by plant"],
+            lines += _md_table(["model", "market", "baseline", "scenario", "net change", "changed plant",
+                                "switched stack", "by plant"],
                                [[str(x.model), str(x.market), _num(x.baseline_units), _num(x.units),
-                                 _signed(x.net_change), _num(x.moved), str(x.by_plant)] for x in s.itertuples()],
-                               "llrrrrl")
+                                 _signed(x.net_change), _num(x.changed_plant), _num(x.stack_switch), str(x.by_plant)]
+                                for x in s.itertuples()], "llrrrrrl")
         lines.append("")
     return "\n".join(lines) + "\n"
 
