@@ -446,3 +446,19 @@ def test_report_of_a_multi_year_plan_and_of_no_solution(nissan_out: Path) -> Non
     summ = json.loads((nissan_out / "summary.json").read_text())
     summ["status"], summ["message"] = "infeasible", "min_jobs_cut too high"
     assert "No solution to report: min_jobs_cut too high" in render_report(ResultData(summ, {}))
+
+
+@needs_chromium
+def test_nissan_report_screenshot_is_not_blank(nissan_out: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "report.png"
+    _, console = render(nissan_out / "report.html", tmp_path, screenshot=shot, size="1150,1000")
+    assert console == [], console
+    im = Image.open(shot).convert("RGB")
+    assert im.size == (1150, 1000)
+    colours = im.getcolors(maxcolors=1 << 20) or []
+    assert len(colours) > 50  # tiles, map and labels drawn, not an empty page
+    # the map's kept-plant green and closed-plant vermillion are on screen (Okabe-Ito)
+    px = {c for _, c in colours}
+    assert (0x00, 0x9E, 0x73) in px and (0xD5, 0x5E, 0x00) in px

@@ -49,11 +49,23 @@ class Bar:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_ROWS = 40
+"""Charts show at most this many rows (the first ones in the caller's order); the title says so."""
+
+
+def _limit(rows: Sequence[Any], title: str, limit: int | None) -> tuple[Sequence[Any], str]:
+    if limit is not None and len(rows) > limit:
+        return rows[:limit], f"{title}: first {limit} of {len(rows)}"
+    return rows, title
+
+
 def hbar(bars: Sequence[Bar], *, chart_id: str, title: str, value_fmt: Callable[[float], str] = fmt.compact,
-         width: int = 860, row_h: int = 22, colour: str = BLUE, axis_label: str = "") -> str:
+         width: int = 860, row_h: int = 22, colour: str = BLUE, axis_label: str = "",
+         limit: int | None = MAX_ROWS) -> str:
     """Horizontal bars in the given order (sort before), value labels at the bar ends, a zero line."""
     if not bars:
         return f"<p class='empty' id='{esc(chart_id)}'>{esc(title)}: nothing to show.</p>"
+    bars, title = _limit(bars, title, limit)
     label_w = min(260.0, max(_text_w(b.label) for b in bars) + 12)
     texts = [b.text or value_fmt(b.value) for b in bars]
     text_w = max(_text_w(t) for t in texts) + 10
@@ -111,10 +123,11 @@ class Stack:
 
 def stacked_hbar(rows: Sequence[Stack], *, chart_id: str, title: str, colours: dict[str, str],
                  value_fmt: Callable[[float], str] = fmt.compact, marker_name: str = "", width: int = 860,
-                 row_h: int = 22) -> str:
+                 row_h: int = 22, limit: int | None = MAX_ROWS) -> str:
     """Stacked horizontal bars (one colour per component, a legend), optional marker tick per row."""
     if not rows:
         return f"<p class='empty' id='{esc(chart_id)}'>{esc(title)}: nothing to show.</p>"
+    rows, title = _limit(rows, title, limit)
     label_w = min(220.0, max(_text_w(r.label) for r in rows) + 12)
     texts = [r.text or value_fmt(sum(v for _, v in r.parts)) for r in rows]
     text_w = max(_text_w(t) for t in texts) + 10
