@@ -367,7 +367,6 @@ def test_xlsx_instance_errors_name_sheet_row_column(tmp_path: Path) -> None:
     assert "case.xlsx[settings], row " in r.stderr and "column 'horizon': unknown key" in r.stderr
     assert "case.xlsx[plantz]: unknown table 'plantz'" in r.stderr
     # a cross-table problem names the sheet and row too
-    wb = load_workbook(tmp_path / "case.xlsx")
     subprocess.run([*CLI, "convert", "xlsx", str(TINY), str(book)], check=True, env=ENV, cwd=ROOT, capture_output=True)
     wb = load_workbook(book)
     ws = wb["demand"]
@@ -377,6 +376,11 @@ def test_xlsx_instance_errors_name_sheet_row_column(tmp_path: Path) -> None:
     r = subprocess.run([*CLI, "validate", str(book)], capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT,
                        check=False)
     assert r.returncode == 2 and "case.xlsx[demand], table 'demand', row 2, column 'market'" in r.stderr
+    del wb["demand"]
+    wb.save(book)
+    r = subprocess.run([*CLI, "validate", str(book)], capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT,
+                       check=False)
+    assert r.returncode == 2 and "Add a sheet named 'demand'" in r.stderr
 
 
 def test_solve_writes_workbook_and_report_need_out() -> None:
@@ -450,7 +454,7 @@ def test_report_of_a_multi_year_plan_and_of_no_solution(nissan_out: Path) -> Non
 
 @needs_chromium
 def test_nissan_report_screenshot_is_not_blank(nissan_out: Path, tmp_path: Path) -> None:
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")
 
     shot = tmp_path / "report.png"
     _, console = render(nissan_out / "report.html", tmp_path, screenshot=shot, size="1150,1000")

@@ -393,6 +393,7 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     problems by ``frame_origins`` and numbered like CSV lines (header = row 1);
     ``path`` is then the instance's location (default ``folder``).
     """
+    workbook = frames is not None
     frames = frames or {}
     frame_origins = frame_origins or {}
     t0 = time.perf_counter() if t0 is None else t0
@@ -434,7 +435,10 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
             value = f"{name}.csv"
         if value is None:
-            if spec.required:
+            if spec.required and workbook:
+                problems.append(Problem(yaml_name.split("[")[0], f"required table '{name}' is not given.",
+                                        table=name, fix=f"Add a sheet named '{name}' with the table's columns."))
+            elif spec.required:
                 problems.append(Problem(yaml_name, f"required table '{name}' is not given.", column=f"tables.{name}",
                                         fix=f"Add 'tables: {{{name}: {name}.csv}}' or inline records."))
             tables[name] = empty_table(name)
