@@ -284,6 +284,9 @@ def test_compare_report_in_chromium(tiny_batch: Path, tmp_path: Path) -> None:
     bars = chart_values(el, "npv-change-chart")
     assert bars == pytest.approx(summary["npv_change"].dropna().to_dict())
     assert list(bars.values()) == sorted(bars.values(), reverse=True)  # sorted, largest first
+    solved = summary[summary["npv_change"].notna()]
+    assert chart_values(el, "changed-plant-chart") == pytest.approx(solved["units_changed_plant"].to_dict())
+    assert summary.loc["keep_a", "units_changed_plant"] > 0
     comp = pd.read_csv(tmp_path / "rep" / "npv_by_component.csv").set_index("job")
     for job in comp.index:
         wf = chart_values(el, f"waterfall-{job}")

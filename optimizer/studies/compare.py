@@ -497,7 +497,15 @@ def _html(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.Data
             [str(p) for p in plants.index], jobs, kept, changed, chart_id="plant-grid",
             title="Plant kept or closed in each job") + "</section>")
 
-    parts.append("<section id='shifts'><h2>Flow shifts</h2><p class='note'>Per job, the (model, market) pairs whose "
+    moved = summary[summary["npv_change"].notna()].sort_values("units_changed_plant", ascending=False, kind="stable")
+    shift_bars = [svg.Bar(str(r.job), float(r.units_changed_plant),
+                          f"{fmt.number(r.units_changed_plant)} units"
+                          + (f" (+{fmt.number(r.units_stack_switch)} switched stack)" if r.units_stack_switch >= 0.5
+                             else ""), attrs={"job": r.job}) for r in moved.itertuples()]
+    parts.append("<section id='shifts'><h2>Flow shifts</h2>"
+                 + svg.hbar(shift_bars, chart_id="changed-plant-chart", title="Units per year that changed plant, by "
+                            "scenario (stack switches at the same plant in brackets)", value_fmt=fmt.number)
+                 + "<p class='note'>Per job, the (model, market) pairs whose "
                  "supply changed most. <b>Changed plant</b>: units now made at another plant; <b>switched stack</b>: "
                  "units made at the same plant with another software stack (counted apart); <b>net</b>: change of "
                  "units sold.</p>")
