@@ -16,7 +16,7 @@ from .data.prepare import ModelData, prepare
 from .data.validate import load_checked, validate
 from .errors import InvalidOptionError, Problem
 from .models import Blocks, BuildOptions, build_model, to_pyomo
-from .results.tables import Result, extract_tables
+from .results.tables import Result, context_of, extract_tables
 from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, check_options, solve_blocks, solve_model
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def solve(
         msg = "; ".join(mb.notes)
         timings.update(transfer=0.0, solve=0.0, extract=0.0, total=time.perf_counter() - t_start)
         return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
-                      warnings=built.warnings)
+                      warnings=built.warnings, context=context_of(built.instance, data.annuity))
     report: SolveReport = _solve_built(built, opts, start)
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
@@ -232,7 +232,8 @@ def solve(
     if report.status is Status.FEASIBLE and not message and report.gap is not None:
         message = f"stopped ({report.termination.value}) with a feasible plan; gap {report.gap:.3%}"
     return Result(report.status, report.objective, report.bound, report.gap, report, timings, instance=name,
-                  message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables)
+                  message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables,
+                  context=context_of(built.instance, data.annuity))
 
 
 def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None) -> SolveReport:

@@ -62,7 +62,16 @@ def test_compare_against_base(batch_dir: Path, tmp_path: Path) -> None:
     md = rep.markdown.read_text()
     assert "| keep_a | base | optimal |" in md and "closed B; kept A" in md and "![npv_change](npv_change.png)" in md
     assert "plants[plant=A].status (= keep): free -> keep (1 row)" in md
-    assert "<img src='plant_decisions.png'" in rep.html.read_text()
+    page = rep.html.read_text()
+    assert "<img" not in page and "src=" not in page  # one self-contained file: inline SVG, nothing linked
+    assert "id='plant-grid'" in page and "id='waterfall-keep_a'" in page and "id='npv-change-chart'" in page
+    # JP is re-sourced from B to A: every unit changed plant, none switched stack, sales unchanged
+    assert jp["changed_plant"] == pytest.approx(jp["baseline_units"]) and jp["stack_switch"] == 0
+    # the NPV change by component adds up to the NPV change
+    c = rep.components.set_index("job")
+    parts = c.drop(columns=["baseline", "npv"])
+    assert (parts.sum(axis=1) - c["npv"]).abs().max() < 1e-6
+    assert c.loc["keep_a", "npv"] == pytest.approx(s.loc["keep_a", "npv_change"])
 
 
 def test_baseline_by_job_id_and_unknown_baseline(batch_dir: Path, tmp_path: Path) -> None:

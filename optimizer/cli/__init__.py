@@ -1,4 +1,4 @@
-"""The command line: ``optimizer solve|validate|schema|convert|generate|batch|compare|explain``.
+"""The command line: ``optimizer solve|validate|schema|convert|generate|report|batch|compare|explain``.
 
 ``main`` is the click group (:mod:`.common`); importing the command modules registers
 their commands on it.

@@ -11,37 +11,43 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
+from ..results import format as fmt
 from .common import EXIT_INPUT, EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
+from .tables import Col, fit_table
+
+_money = fmt.compact
+"""Compact money for terminal tables (the files keep full precision)."""
 
 
-def _money(x: float | None) -> str:
-    """Compact money for terminal tables (the files keep full precision)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    a = abs(x)
-    if a >= 1e9:
-        return f"{x / 1e9:,.3f} bn"
-    if a >= 1e6:
-        return f"{x / 1e6:,.2f} m"
-    return f"{x:,.0f}"
+def _print_table(title: str | None, cols: list[Col], rows: list[list[str]], where: str = "") -> None:
+    t, dropped = fit_table(title, cols, rows, out.width)
+    out.print(t, markup=False)
+    if dropped:
+        out.print(f"(left out at {out.width} columns: {', '.join(dropped)}"
+                  + (f"; every column is in {where}" if where else "") + ")", markup=False)
 
 
-def _index_table(df, title: str) -> Table:  # type: ignore[no-untyped-def]
-    t = Table(title=title, show_header=True)
-    for c, j in (("job", "left"), ("scenario", "left"), ("status", "left"), ("NPV", "right"), ("kept", "right"),
-                 ("jobs cut", "right"), ("time s", "right")):
-        t.add_column(c, justify=j, overflow="fold")  # type: ignore[arg-type]
-    colour = {"optimal": "green", "feasible": "yellow"}
-    for r in df.itertuples():
-        st = str(r.status)
-        t.add_row(str(r.job), str(r.scenario), f"[{colour.get(st, 'red')}]{st}[/]", _money(r.objective),
-                  "-" if r.plants_kept != r.plants_kept else f"{r.plants_kept:.0f}", _money(r.jobs_cut),
-                  "-" if r.time_job != r.time_job else f"{r.time_job:.1f}")
-    return t
+def _currency(out_dir: Path, index) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    for j in index["job"].astype(str):
+        try:
+            ctx = json.loads((out_dir / "jobs" / j / "summary.json").read_text(encoding="utf-8")).get("context") or {}
+        except (OSError, ValueError):
+            continue
+        if ctx.get("currency"):
+            return str(ctx["currency"])
+    return ""
+
+
+def _index_rows(df) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return [[str(r.job), str(r.scenario), str(r.status), _money(r.objective),
+             fmt.number(r.plants_kept), fmt.number(r.jobs_cut), fmt.number(r.time_job, 1)] for r in df.itertuples()]
+
+
+INDEX_COLS = [Col("job", priority=9), Col("scenario", priority=2), Col("status", priority=8),
+              Col("NPV", "right", 7), Col("kept", "right", 4), Col("jobs cut", "right", 3), Col("time s", "right", 1)]
 
 
 @main.command()
@@ -55,9 +61,10 @@ def _index_table(df, title: str) -> Table:  # type: ignore[no-untyped-def]
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="HiGHS threads per job unless the job or its scenario sets solver.threads.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no result table.")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write OUT/batch.xlsx (index first, then every result table).")
 @_guard
 def batch(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None, force: bool, threads: int,
-          quiet: bool) -> None:
+          quiet: bool, xlsx: bool) -> None:
     """Run the jobs of the batch SPEC (YAML file; or an instance folder = its base + every scenario) in parallel.
 
     Rerunning the same command resumes: finished jobs are skipped unless --force.
@@ -69,9 +76,20 @@ def batch(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None,
     index = run_batch(spec, out_dir, workers=workers, scheduler=scheduler, force=force, progress=not quiet,
                       default_threads=threads)
     if not quiet:
-        out.print(_index_table(index, f"batch {spec}"))
+        cur = _currency(out_dir, index)
+        INDEX_COLS[3].name = f"NPV {cur}".strip()
+        _print_table(f"batch {spec}", INDEX_COLS, _index_rows(index), str(out_dir / "index.csv"))
+    reused = int(index.attrs.get("reused", 0))
+    if reused:
+        out.print(f"Resumed: {reused} of {len(index)} job(s) reused from the earlier run in {out_dir} "
+                  f"(not solved again; --force reruns them), {index.attrs.get('run', 0)} run now.", markup=False)
     ok = int(index["status"].isin(["optimal", "feasible"]).sum())
-    out.print(f"{ok} of {len(index)} job(s) solved; index: {out_dir / 'index.csv'} and {out_dir / 'index.parquet'}")
+    out.print(f"{ok} of {len(index)} job(s) solved; index: {out_dir / 'index.csv'} and {out_dir / 'index.parquet'}",
+              markup=False)
+    if xlsx:
+        from ..studies.workbooks import write_batch_xlsx
+
+        out.print(f"Workbook: {write_batch_xlsx(out_dir)}", markup=False)
     sys.exit(exit_code(index))
 
 
@@ -83,21 +101,25 @@ def batch(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None,
               help="Report folder (default: BATCH_DIR/report).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Flow shifts listed per scenario.")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write comparison.xlsx into the report folder.")
 @_guard
-def compare(batch_dir: Path, baseline: str, out_dir: Path | None, top: int) -> None:
-    """Compare the scenarios of a batch folder with a baseline (table, Markdown/HTML report, plots)."""
+def compare(batch_dir: Path, baseline: str, out_dir: Path | None, top: int, xlsx: bool) -> None:
+    """Compare the scenarios of a batch folder with a baseline (table, one self-contained HTML report, Markdown)."""
     from ..studies.compare import compare as _compare
 
-    report = _compare(batch_dir, baseline=baseline, out=out_dir or batch_dir / "report", top=top)
-    t = Table(title=f"{batch_dir}: each job vs its baseline ({baseline})", show_header=True)
-    for c in ("job", "status", "ΔNPV", "Δ%", "plants changed", "software changed", "largest flow shift"):
-        t.add_column(c, justify="right" if c in {"ΔNPV", "Δ%"} else "left", overflow="fold")
-    for r in report.summary.itertuples():
-        pct = "-" if r.npv_change_pct != r.npv_change_pct else f"{r.npv_change_pct:+.2f}%"
-        t.add_row(str(r.job), str(r.status), _money(r.npv_change), pct,
-                  str(r.plants_changed or "-"), str(r.software_changed or "-"), str(r.top_shift or "-"))
-    out.print(t)
-    out.print(f"Report: {report.markdown} and {report.html}")
+    report = _compare(batch_dir, baseline=baseline, out=out_dir or batch_dir / "report", top=top, xlsx=xlsx)
+    cur = report.currency
+    cols = [Col("job", priority=9), Col("status", priority=3), Col(f"ΔNPV {cur}".strip(), "right", 8),
+            Col("Δ%", "right", 6), Col("plants changed", priority=7, wrap=True),
+            Col("software changed", priority=4, wrap=True), Col("largest flow shift", priority=2, wrap=True)]
+    rows = [[str(r.job), str(r.status), fmt.signed_compact(r.npv_change), fmt.signed_pct(r.npv_change_pct),
+             str(r.plants_changed or "-"), str(r.software_changed or "-"), str(r.top_shift or "-")]
+            for r in report.summary.itertuples()]
+    _print_table(f"{batch_dir}: each job vs its baseline ({baseline})", cols, rows,
+                 str(report.out / "comparison.csv"))
+    out.print(f"Report: {report.html} (one self-contained file) and {report.markdown}", markup=False)
+    if report.xlsx is not None:
+        out.print(f"Workbook: {report.xlsx}", markup=False)
     if report.broken:
         err.print(f"[bold red]Input error[/]: {len(report.broken)} job folder(s) cannot be used and were not compared:")
         for job, why in report.broken.items():
@@ -129,15 +151,17 @@ def explain(path: Path, scenario: str | None, workers: int | None, scheduler: st
                    software=not no_software, time_limit=time_limit, mip_gap=mip_gap, progress=True)
     out.print(f"[bold]{rep.instance}[/]{' / ' + rep.scenario if rep.scenario else ''}: base NPV "
               f"{_money(rep.base_objective)} ({rep.base_status})")
-    t = Table(title="Decisions ranked by regret (NPV lost if flipped)", show_header=True)
-    for c in ("rank", "kind", "decision", "base", "flip", "flipped NPV", "regret", "regret %", "status"):
-        t.add_column(c, justify="right" if c in {"rank", "flipped NPV", "regret", "regret %"} else "left",
-                     overflow="fold")
+    cols = [Col("rank", "right", 6), Col("kind", priority=2), Col("decision", priority=9), Col("base", priority=5),
+            Col("flip", priority=7), Col("flipped NPV", "right", 3), Col("regret", "right", 8),
+            Col("regret %", "right", 4), Col("status", priority=1)]
+    rows = []
     for r in rep.table.itertuples():
         pct = "-" if r.regret_pct != r.regret_pct else ("inf" if math.isinf(r.regret_pct) else f"{r.regret_pct:.3f}%")
-        t.add_row("" if r.rank is None or r.rank != r.rank or str(r.rank) == "<NA>" else str(r.rank), r.kind,
-                  r.decision, r.base, r.flip, _money(r.flipped_objective), _money(r.regret), pct, r.status)
-    out.print(t)
+        rows.append(["" if r.rank is None or r.rank != r.rank or str(r.rank) == "<NA>" else str(r.rank), str(r.kind),
+                     str(r.decision), str(r.base), str(r.flip), _money(r.flipped_objective), _money(r.regret), pct,
+                     str(r.status)])
+    _print_table("Decisions ranked by regret (NPV lost if flipped)", cols, rows,
+                 str(out_dir / "explain.csv") if out_dir is not None else "")
     if out_dir is not None:
         out.print(f"Written: {out_dir / 'explain.csv'}, {out_dir / 'explain.md'}")
     sys.exit(EXIT_OK if rep.complete else EXIT_NO_SOLUTION)

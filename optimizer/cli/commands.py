@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..results import format as fmt
 from .common import EXIT_INTERRUPTED, EXIT_NO_SOLUTION, EXIT_OK, _guard, err, main, out
 
 
@@ -38,10 +39,6 @@ class _StatusLine:
             self.shown = False
 
 
-def _money(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.0f}"
-
-
 def print_result(res: Any) -> None:
     """A short human summary of a Result."""
     colour = {"optimal": "green", "feasible": "yellow"}.get(str(res.status), "red")
@@ -51,9 +48,10 @@ def print_result(res: Any) -> None:
         return
     gap = "-" if res.gap is None else f"{res.gap:.4%}"
     k = res.kpis
-    out.print(f"NPV {_money(res.objective)}  (bound {_money(res.bound)}, gap {gap})")
+    cur = (getattr(res, "context", None) or {}).get("currency")
+    out.print(f"NPV {fmt.money(res.objective, cur)}  (bound {fmt.money(res.bound)}, gap {gap})")
     out.print(f"Plants kept {k['plants_kept']} of {k['plants_kept'] + k['plants_closed']}; "
-              f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {k['jobs_cut']:,.0f}")
+              f"closed: {', '.join(k['closed_plants']) or 'none'}; jobs cut {fmt.number(k['jobs_cut'])}")
     sw = res.software
     dev = sw[sw["developed"] & ~sw["default"].astype(bool)]
     if len(dev):
@@ -62,13 +60,13 @@ def print_result(res: Any) -> None:
     t = Table(title="NPV breakdown", show_header=True)
     t.add_column("component")
     if not multi:
-        t.add_column("annual", justify="right")
-    t.add_column("NPV", justify="right")
+        t.add_column(f"annual{' ' + cur if cur else ''}", justify="right")
+    t.add_column(f"NPV{' ' + cur if cur else ''}", justify="right")
     for r in res.breakdown.to_dict("records"):
         cells = [str(r["component"])]
         if not multi:
-            cells.append("" if r["annual"] != r["annual"] else _money(r["annual"]))
-        t.add_row(*cells, _money(r["npv"]))
+            cells.append("" if r["annual"] != r["annual"] else fmt.money(r["annual"]))
+        t.add_row(*cells, fmt.money(r["npv"]))
     out.print(t)
     if multi:
         plan = res.plan
@@ -109,11 +107,14 @@ def print_result(res: Any) -> None:
               help="Choose one plan across the scenarios of this scenario set (expected / worst_case / max_regret).")
 @click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
               help="Scenario file to take --scenario from (default: scenarios.yaml next to instance.yaml).")
+@click.option("--report", "report", is_flag=True,
+              help="Also write report.html into --out: one self-contained page (map, charts, tables).")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write result.xlsx into --out (summary and every table).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
           seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
-          scenario_set: str | None, scenarios_file: Path | None) -> None:
-    """Solve the instance at PATH (folder or instance.yaml), or one of its scenarios with --scenario.
+          scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
+    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
 
     Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
     the command exits 130.
@@ -123,9 +124,12 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     from ..results.tables import check_out_dir
     from ..solver.highs import Termination
 
-    if out_dir is not None:
-        check_out_dir(out_dir)  # a bad --out fails now, not after the solve
-    status_line = _StatusLine()
+          scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
+    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
+
+    Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
+    the command exits 130.
+    """
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
                                   interface=interface, log_solver=solver_log,
                                   progress=status_line if status_line.enabled and not solver_log else None)
@@ -159,9 +163,12 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     if out_dir is not None:
         res.write(out_dir)
         out.print(f"Results written to {out_dir}/")
-    if res.report is not None and res.report.termination is Termination.INTERRUPTED:
-        err.print("Interrupted.", markup=False)
-        sys.exit(EXIT_INTERRUPTED)
+          scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
+    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
+
+    Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
+    the command exits 130.
+    """
     sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
 
 
@@ -235,13 +242,25 @@ def validate(path: Path, strict: bool, scenarios_file: Path | None) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["orlib-cap", "holmberg", "pmed"]))
+@click.argument("kind", type=click.Choice(["orlib-cap", "holmberg", "pmed", "xlsx"]))
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--capacity", type=float, help="Capacity for capa/capb/capc files (they hold the word 'capacity').")
 @_guard
 def convert(kind: str, src: Path, outdir: Path, capacity: float | None) -> None:
-    """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders."""
+    """Convert benchmark files (OR-Library cap, Holmberg, p-median) into instance folders;
+    or, with KIND xlsx, an instance folder into one workbook (OUTDIR = case.xlsx) or a workbook into a folder.
+    """
+    if kind == "xlsx":
+        from ..data.xlsx import folder_to_xlsx, is_workbook, xlsx_to_folder
+
+        if is_workbook(src):
+            out.print(f"Wrote {xlsx_to_folder(src, outdir)}")
+        else:
+            if not is_workbook(outdir):
+                raise click.UsageError(f"OUT must name a workbook (.xlsx) when SRC is a folder; got '{outdir}'.")
+            out.print(f"Wrote {folder_to_xlsx(src, outdir)}")
+        return
     from ..bench.convert import convert as _convert
 
     result = _convert(kind, src, outdir, capacity=capacity)
@@ -266,6 +285,24 @@ def generate(outdir: Path, plants: int, models: int, markets: int, seed: int, de
     else:
         result = _generate(outdir, plants=plants, models=models, markets=markets, seed=seed, density=density)
     out.print(f"Wrote {result}")
+
+
+@main.command()
+@click.argument("result_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="HTML file to write (default: RESULT_DIR/report.html).")
+@click.option("--xlsx", "xlsx", is_flag=True, help="Also write RESULT_DIR/result.xlsx.")
+@_guard
+def report(result_dir: Path, out_file: Path | None, xlsx: bool) -> None:
+    """Write the HTML report of a result folder (written by 'solve --out' or a batch job folder)."""
+    from ..results.report import ResultData, write_report
+
+    d = ResultData.from_dir(result_dir)
+    out.print(f"Report: {write_report(d, out_file or result_dir / 'report.html')}")
+    if xlsx:
+        from ..results.excel import write_result_xlsx
+
+        out.print(f"Workbook: {write_result_xlsx(d, result_dir / 'result.xlsx')}")
 
 
 @main.command()

@@ -675,7 +675,7 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def load(path: str | Path) -> Instance:
-    """Read and type-check an instance folder (or its ``instance.yaml``).
+    """Read and type-check an instance folder (or its ``instance.yaml``, or one ``.xlsx`` workbook).
 
     Raises
     ------
@@ -686,6 +686,10 @@ def load(path: str | Path) -> Instance:
         duplicate keys; every problem found is listed.
     """
     t0 = time.perf_counter()
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
+        from .xlsx import load_xlsx
+
+        return load_xlsx(path)
     folder, yaml_file = _resolve_yaml_path(path)
     raw = read_yaml(yaml_file)
     yaml_name = yaml_file.name
@@ -693,11 +697,18 @@ def load(path: str | Path) -> Instance:
 
 
 def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str = "instance.yaml",
-              t0: float | None = None) -> Instance:
+              t0: float | None = None, frames: dict[str, pd.DataFrame] | None = None,
+              frame_origins: dict[str, str] | None = None, path: Path | None = None) -> Instance:
     """Build an :class:`Instance` from an ``instance.yaml``-shaped mapping.
 
     CSV paths are resolved against ``folder``; inline records need no folder.
+    ``frames`` are tables already read as text (the sheets of a workbook), named in
+    problems by ``frame_origins`` and numbered like CSV lines (header = row 1);
+    ``path`` is then the instance's location (default ``folder``).
     """
+    workbook = frames is not None
+    frames = frames or {}
+    frame_origins = frame_origins or {}
     t0 = time.perf_counter() if t0 is None else t0
     problems: list[Problem] = ProblemList()
     settings: Settings | None
@@ -708,6 +719,11 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
         settings = None
     given = raw.get("tables")
     tables_raw: dict[str, Any] = given if isinstance(given, dict) else {}
+    for name in frames:
+        if name not in TABLES:
+            problems.append(Problem(frame_origins.get(name, name), f"unknown table '{name}'.",
+                                    fix=f"Name each sheet after a table ({', '.join(TABLES)}) or start its name "
+                                    "with '_' to keep it as notes."))
     for name in tables_raw:
         if name not in TABLES:
             problems.append(Problem(yaml_name, f"unknown table '{name}'.", column=f"tables.{name}",
@@ -719,10 +735,25 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     failed: set[str] = set()
     for name, spec in TABLES.items():
         value = tables_raw.get(name)
+        if name in frames:
+            df = frames[name]
+            where = frame_origins.get(name, name)
+            if df.empty and not len(df.columns):
+                problems.append(Problem(where, "sheet is empty.", table=name,
+                                        fix="Add a header row with the table's columns."))
+                continue
+            built = _build_table(df, spec, where, False, problems)
+            if built is not None:
+                tables[name], row_numbers[name] = built
+                origins[name] = where
+            continue
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
             value = f"{name}.csv"
         if value is None:
-            if spec.required:
+            if spec.required and workbook:
+                problems.append(Problem(yaml_name.split("[")[0], f"required table '{name}' is not given.",
+                                        table=name, fix=f"Add a sheet named '{name}' with the table's columns."))
+            elif spec.required:
                 problems.append(Problem(yaml_name, f"required table '{name}' is not given.", column=f"tables.{name}",
                                         fix=f"Add 'tables: {{{name}: {name}.csv}}' or inline records."))
             tables[name] = empty_table(name)
@@ -759,5 +790,6 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
         exc.partial = PartialInstance(tables={k: v for k, v in tables.items() if k not in failed},  # type: ignore[attr-defined]
                                       origins=origins, rows=row_numbers)
         raise exc
-    return Instance(settings=settings, tables=tables, path=folder, origins=origins, rows=row_numbers, defaulted=defaulted,
+    return Instance(settings=settings, tables=tables, path=folder if path is None else path, origins=origins,
+                    rows=row_numbers, defaulted=defaulted,
                     load_seconds=time.perf_counter() - t0)

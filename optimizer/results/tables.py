@@ -40,6 +40,33 @@ ANNUAL = ("revenue", "production", "freight", "duties", "software", "channel_fee
 """Components that are yearly cash flows (the others are one-off: closure, development)."""
 
 
+def context_of(instance: Any, annuity: float | None = None) -> dict[str, Any]:
+    """What a report needs from the instance besides the result tables (kept in ``summary.json``).
+
+    Currency, horizon, discount rate, annuity factor, plant coordinates (``None`` where the
+    plants table has no lat/lon) and the country of each market.
+    """
+    s = instance.settings
+    pl = instance.tables["plants"]
+    mk = instance.tables["markets"]
+
+    def coord(v: Any) -> float | None:
+        return None if v is None or pd.isna(v) else float(v)
+
+    lat = pl["lat"] if "lat" in pl else pd.Series([None] * len(pl))
+    lon = pl["lon"] if "lon" in pl else pd.Series([None] * len(pl))
+    return {
+        "currency": s.currency,
+        "horizon_years": s.horizon_years,
+        "discount_rate": s.discount_rate,
+        "annuity": annuity,
+        "plants": {str(p): [coord(a), coord(o)] for p, a, o in zip(pl["plant"], lat, lon)},
+        "markets": {str(m): str(c) for m, c in zip(mk["market"], mk["country"])},
+    }
+
+
+
+
 def _first_year(values: np.ndarray, years: np.ndarray, closed: bool) -> Any:
     """First year in which a plan variable is 0 (closed) or 1 (developed), or None."""
     hit = values < 0.5 if closed else values > 0.5
@@ -142,8 +169,8 @@ def extract_tables(mb: Blocks, data: ModelData, sol: np.ndarray) -> dict[str, An
         annual=("annual", lambda v: v.sum(min_count=1)), npv=("npv", "sum"))
     total = {"component": "npv", "annual": breakdown["annual"].sum(min_count=1), "npv": breakdown["npv"].sum()}
     breakdown = pd.concat([breakdown, pd.DataFrame([total])], ignore_index=True)
-    if multi:
-        breakdown = breakdown.drop(columns="annual")
+    if multi:  # yearly figures are in breakdown_by_year
+        breakdown["annual"] = math.nan
     out: dict[str, Any] = {"plants": plants, "flows": flows, "sales": sales, "software": software,
                            "breakdown": breakdown,
                            "plan": {"closures": closures, "developments": developments}}
@@ -236,6 +263,8 @@ class Result:
     """Name of the scenario solved (set by :func:`optimizer.solve_scenario`), ``None`` for a plain solve."""
     scenario_changes: list[str] = field(default_factory=list)
     """The scenario's applied changes, in order (human-readable)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """Currency, horizon, coordinates and market countries (:func:`context_of`), for reports."""
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def _table(self, name: str) -> pd.DataFrame:
@@ -356,6 +385,7 @@ class Result:
             "sizes": self.sizes,
             "message": self.message,
             "warnings": [str(w) for w in self.warnings],
+            "context": self.context,
         }
 
     def write(self, out: str | Path) -> Path:

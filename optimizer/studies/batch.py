@@ -152,8 +152,8 @@ def read_spec(spec: str | Path | Mapping[str, Any], base_dir: str | Path | None 
     Paths in the SPEC are relative to the SPEC file (for a mapping: ``base_dir``,
     default the current directory).
     """
-    if isinstance(spec, (str, Path)) and Path(spec).is_dir():
-        return instance_jobs(spec)
+    if isinstance(spec, (str, Path)) and (Path(spec).is_dir() or Path(spec).suffix.lower() in (".xlsx", ".xlsm")):
+        return instance_jobs(spec)  # an instance folder or workbook: its base and every scenario
     if isinstance(spec, (str, Path)):
         path = Path(spec)
         raw = read_yaml(path)
@@ -985,6 +985,8 @@ def run_batch(
             display.close()
             shutil.rmtree(out / ".tmp", ignore_errors=True)
             index = write_index(out, jobs)
+    index.attrs["reused"] = len(plan.skipped)  # finished jobs found in ``out`` and not run again
+    index.attrs["run"] = len(plan.tasks) + len(plan.failed)
     return index
 
 

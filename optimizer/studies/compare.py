@@ -3,7 +3,8 @@
 For each job (scenario) against its baseline: the NPV change, the plants whose
 keep/close decision changed, the largest flow shifts by (market, model) and the
 software variants added or dropped. Written as CSV tables, a Markdown and an HTML
-report, and PNG plots (matplotlib, Agg backend).
+report (one self-contained file: inline SVG charts, data embedded) and, for the
+Markdown report, PNG plots (matplotlib, Agg backend).
 
 Baseline: ``baseline`` names a job id (every job is compared with that job) or a
 scenario name (default ``base``): each job is then compared with the job of that
@@ -14,11 +15,18 @@ Flow shift of (market, model): ``moved`` = sum over (plant, software stack) of
 |units - baseline units| (captures re-sourcing and stack switches even when the
 market's total is unchanged) and
 ``net_change`` = change of units sold; the largest ``moved`` come first.
+``changed_plant`` = units that moved from one plant to another (with d_p the change
+at plant p over all stacks: min(sum of the increases, sum of the decreases));
+``stack_switch`` = units that stayed at their plant but changed software stack
+(the same rule within each plant); ``moved`` minus twice these two is the change of
+units sold, counted at the plants that gained or lost it.
+
+NPV change by cost component: each job's ``breakdown.csv`` (NPV of revenue and
+each cost) minus its baseline's; the components add up to the NPV change.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
@@ -29,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import format as fmt
+from ..results import svg
 from .batch import read_index
 
 __all__ = ["Comparison", "compare"]
@@ -49,22 +59,14 @@ class Comparison:
     plots: list[Path]
     broken: dict[str, str] = field(default_factory=dict)
     """Job folders that could not be used (job -> why); their rows have status ``broken``."""
+    components: pd.DataFrame | None = None
+    """NPV change by cost component: one row per compared job, one column per component, plus ``npv``."""
+    currency: str = ""
+    xlsx: Path | None = None
 
 
-def _num(x: Any, digits: int = 0) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf"
-    return f"{float(x):,.{digits}f}"
-
-
-def _signed(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if abs(float(x)) < 0.5:
-        return "0"
-    return f"{float(x):+,.0f}"
+_num = fmt.number
+_signed = fmt.signed
 
 
 _NEEDED = {
@@ -124,7 +126,7 @@ def _read_job(folder: Path, status: str) -> dict[str, Any]:
         if solved and not (isinstance(obj, (int, float)) and not isinstance(obj, bool) and math.isfinite(obj)):
             raise _Broken("summary.json has no finite objective for a solved job")
     d = {"summary": summ or {}, "plants": _read(folder, "plants.csv"), "software": _read(folder, "software.csv"),
-         "flows": _flows(_read(folder, "flows.csv"))}
+         "flows": _flows(_read(folder, "flows.csv")), "breakdown": _breakdown(_read(folder, "breakdown.csv"))}
     if solved and (d["plants"] is None or (folder / "flows.csv").is_file() is False):
         raise _Broken("plants.csv or flows.csv is missing for a solved job")
     return d
@@ -199,10 +201,20 @@ def _flows(df: pd.DataFrame | None) -> pd.Series:
     return df.groupby(["market", "model", "plant", "stack"])["units"].sum()
 
 
+SHIFT_COLUMNS = ["market", "model", "baseline_units", "units", "net_change", "moved", "changed_plant", "stack_switch",
+                 "by_plant"]
+
+
+def _breakdown(df: pd.DataFrame | None) -> pd.Series:
+    if df is None or df.empty:
+        return pd.Series(dtype=float)
+    return df.set_index("component")["npv"].astype(float)
+
+
 def _shifts(base: pd.Series, new: pd.Series) -> pd.DataFrame:
     both = pd.concat([base.rename("baseline"), new.rename("units")], axis=1).fillna(0.0)
     if both.empty:
-        return pd.DataFrame(columns=["market", "model", "baseline_units", "units", "net_change", "moved", "by_plant"])
+        return pd.DataFrame(columns=SHIFT_COLUMNS)
     both["delta"] = both["units"] - both["baseline"]
     rows = []
     for (mk, mo), g in both.groupby(level=[0, 1]):
@@ -210,17 +222,26 @@ def _shifts(base: pd.Series, new: pd.Series) -> pd.DataFrame:
         if moved <= 1e-6:
             continue
         stacks = {st for (_, _, _, st) in g.index}
-        parts = [f"{p}{'/' + st if len(stacks) > 1 else ''} {d:+,.0f}" for (_, _, p, st), d in g["delta"].items()
+        per_plant = g["delta"].groupby(level=2).sum()
+        changed_plant = min(float(per_plant[per_plant > 0].sum()), float(-per_plant[per_plant < 0].sum()))
+        switch = 0.0
+        for _, gp in g["delta"].groupby(level=2):
+            switch += min(float(gp[gp > 0].sum()), float(-gp[gp < 0].sum()))
+        parts = [f"{p}{'/' + st if len(stacks) > 1 else ''} {fmt.signed(d)}" for (_, _, p, st), d in g["delta"].items()
                  if abs(d) > 1e-6]
         rows.append({"market": mk, "model": mo, "baseline_units": float(g["baseline"].sum()),
                      "units": float(g["units"].sum()), "net_change": float(g["delta"].sum()), "moved": moved,
-                     "by_plant": "; ".join(parts)})
-    df = pd.DataFrame(rows, columns=["market", "model", "baseline_units", "units", "net_change", "moved", "by_plant"])
+                     "changed_plant": changed_plant, "stack_switch": switch, "by_plant": "; ".join(parts)})
+    df = pd.DataFrame(rows, columns=SHIFT_COLUMNS)
     return df.sort_values("moved", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | None = None, top: int = 10) -> Comparison:
+def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | None = None, top: int = 10,
+            xlsx: bool = False) -> Comparison:
     """Compare every job of ``batch_dir`` with its baseline; write the report into ``out``.
+
+    With ``xlsx``, also ``comparison.xlsx`` (summary first, then the NPV change by
+    component, the flow shifts and the plant decisions).
 
     Returns the tables (``summary``: one row per compared job; ``shifts``: the ``top``
     flow shifts per job; ``plants``: keep/close of every plant in every job).
@@ -243,10 +264,10 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
             except _Broken as exc:
                 broken[j] = f"{folder}: {exc}"
                 log.warning("job folder %s cannot be used: %s", folder, exc)
-                cache[j] = {"summary": {}, "plants": None, "software": None, "flows": _flows(None)}
+                cache[j] = {"summary": {}, "plants": None, "software": None, "flows": _flows(None), "breakdown": None}
         return cache[j]
 
-    rows, shift_rows = [], []
+    rows, shift_rows, comp_rows = [], [], []
     all_plants: dict[str, dict[str, bool]] = {}
     for _, r in idx.iterrows():
         j = str(r["job"])
@@ -268,12 +289,17 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
         sb, sn = _developed(bd["software"]), _developed(d["software"])
         added, dropped = (sorted(sn - sb), sorted(sb - sn)) if solved else ([], [])
         sh = _shifts(bd["flows"], d["flows"]) if solved else _shifts(pd.Series(dtype=float), pd.Series(dtype=float))
+        if solved and len(d["breakdown"]) and len(bd["breakdown"]):
+            delta = d["breakdown"].sub(bd["breakdown"], fill_value=0.0)
+            comp_rows.append({"job": j, "baseline": b, **{str(k): float(v) for k, v in delta.items()}})
         for _, s in sh.head(top).iterrows():
             shift_rows.append({"job": j, "baseline": b, **s.to_dict()})
         top_shift = ""
         if len(sh):
             s0 = sh.iloc[0]
-            top_shift = f"{s0['model']}->{s0['market']} moved {s0['moved']:,.0f} (net {_signed(s0['net_change'])})"
+            top_shift = (f"{s0['model']}->{s0['market']}: {_num(s0['changed_plant'])} changed plant"
+                         + (f", {_num(s0['stack_switch'])} switched stack" if s0["stack_switch"] > 0.5 else "")
+                         + f", net {_signed(s0['net_change'])}")
         plants_changed = "; ".join(x for x in (("closed " + ", ".join(closed)) if closed else "",
                                                ("kept " + ", ".join(opened)) if opened else "") if x)
         sw_changed = "; ".join(x for x in (("added " + ", ".join(added)) if added else "",
@@ -291,29 +317,47 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
             "jobs_cut_change": (r["jobs_cut"] - brow["jobs_cut"]) if solved else math.nan,
             "plants_closed": ", ".join(closed), "plants_opened": ", ".join(opened), "plants_changed": plants_changed,
             "software_added": ", ".join(added), "software_dropped": ", ".join(dropped), "software_changed": sw_changed,
-            "flows_moved": float(sh["moved"].sum()) if len(sh) else 0.0, "top_shift": top_shift,
+            "flows_moved": float(sh["moved"].sum()) if len(sh) else 0.0,
+            "units_changed_plant": float(sh["changed_plant"].sum()) if len(sh) else 0.0,
+            "units_stack_switch": float(sh["stack_switch"].sum()) if len(sh) else 0.0, "top_shift": top_shift,
             "changes": d["summary"].get("scenario_changes") or [], "message": message,
         })
     summary = pd.DataFrame(rows, columns=["job", "scenario", "baseline", "status", "objective", "baseline_objective",
                                           "npv_change", "npv_change_pct", "plants_kept", "jobs_cut", "jobs_cut_change",
                                           "plants_closed", "plants_opened", "plants_changed", "software_added",
-                                          "software_dropped", "software_changed", "flows_moved", "top_shift", "changes",
-                                          "message"])
-    shifts = pd.DataFrame(shift_rows, columns=["job", "baseline", "market", "model", "baseline_units", "units",
-                                               "net_change", "moved", "by_plant"])
+                                          "software_dropped", "software_changed", "flows_moved", "units_changed_plant",
+                                          "units_stack_switch", "top_shift", "changes", "message"])
+    shifts = pd.DataFrame(shift_rows, columns=["job", "baseline", *SHIFT_COLUMNS])
+    comp = pd.DataFrame(comp_rows)
+    if len(comp):
+        cols = [c for c in comp.columns if c not in ("job", "baseline", "npv")]
+        comp = comp[["job", "baseline", *cols, *(["npv"] if "npv" in comp else [])]]
+    currency = ""
+    for j in idx["job"].astype(str):
+        currency = str((job_data(j)["summary"].get("context") or {}).get("currency") or "")
+        if currency:
+            break
     plants = pd.DataFrame(all_plants).sort_index()
     plants.index.name = "plant"
 
     summary.drop(columns=["changes"]).to_csv(out / "comparison.csv", index=False)
     shifts.to_csv(out / "flow_shifts.csv", index=False)
     plants.to_csv(out / "plant_decisions.csv")
-    plots = _plots(summary, shifts, plants, base_of, out)
+    comp.to_csv(out / "npv_by_component.csv", index=False)
+    plots = _plots(summary, shifts, plants, base_of, out, currency)
     md = out / "report.md"
     md.write_text(_markdown(batch_dir, baseline, summary, shifts, plots), encoding="utf-8")
     ht = out / "report.html"
-    ht.write_text(_html(batch_dir, baseline, summary, shifts, plots), encoding="utf-8")
+    ht.write_text(_html(batch_dir, baseline, summary, shifts, plants, base_of, comp, currency), encoding="utf-8")
+    book = None
+    if xlsx:
+        from ..results.excel import write_workbook
+
+        book = write_workbook(out / "comparison.xlsx", None, {
+            "comparison": summary.assign(changes=summary["changes"].map(lambda c: "; ".join(c))),
+            "npv_by_component": comp, "flow_shifts": shifts, "plant_decisions": plants.reset_index()})
     return Comparison(summary=summary, shifts=shifts, plants=plants, out=out, markdown=md, html=ht, plots=plots,
-                      broken=dict(broken))
+                      components=comp, currency=currency, xlsx=book, broken=dict(broken))
 
 
 # ---------------------------------------------------------------------------
@@ -322,24 +366,28 @@ def compare(batch_dir: str | Path, baseline: str = "base", out: str | Path | Non
 
 
 def _plots(summary: pd.DataFrame, shifts: pd.DataFrame, plants: pd.DataFrame, base_of: dict[str, str | None],
-           out: Path) -> list[Path]:
+           out: Path, currency: str = "") -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     paths: list[Path] = []
-    ok = summary[summary["npv_change"].notna()]
+    from matplotlib.ticker import FuncFormatter
+
+    ok = summary[summary["npv_change"].notna()].sort_values("npv_change", ascending=False, kind="stable")
     if len(ok):
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(ok) + 1.5))
         vals = ok["npv_change"].to_numpy(float)
-        colours = ["#2a9d8f" if v >= 0 else "#e76f51" for v in vals]
-        ax.barh(ok["job"].astype(str), vals, color=colours)
+        colours = [svg.POS if v >= 0 else svg.NEG for v in vals]
+        bars = ax.barh(ok["job"].astype(str), vals, color=colours)
+        ax.bar_label(bars, labels=[fmt.signed_compact(v) for v in vals], padding=3, fontsize=8)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.invert_yaxis()
-        ax.set_xlabel("NPV change vs baseline")
+        ax.set_xlabel(f"NPV change vs baseline{' (' + currency + ')' if currency else ''}")
         ax.set_title("NPV change by scenario")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.signed_compact(v)))
+        ax.margins(x=0.18)
         fig.tight_layout()
         p = out / "npv_change.png"
         fig.savefig(p, dpi=110)
@@ -350,7 +398,10 @@ def _plots(summary: pd.DataFrame, shifts: pd.DataFrame, plants: pd.DataFrame, ba
 
         mat = plants.astype(float).to_numpy()
         fig, ax = plt.subplots(figsize=(0.55 * plants.shape[1] + 3, 0.3 * plants.shape[0] + 2))
-        ax.imshow(np.nan_to_num(mat, nan=0.5), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        from matplotlib.colors import ListedColormap
+
+        ax.imshow(np.nan_to_num(mat, nan=0.5), cmap=ListedColormap([svg.VERMILLION, "#dddddd", svg.BLUE]), vmin=0,
+                  vmax=1, aspect="auto")
         ax.set_xticks(range(plants.shape[1]), [str(c) for c in plants.columns], rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(plants.shape[0]), [str(i) for i in plants.index], fontsize=7)
         for jx, job in enumerate(plants.columns):
@@ -361,7 +412,7 @@ def _plots(summary: pd.DataFrame, shifts: pd.DataFrame, plants: pd.DataFrame, ba
                 x, y = plants.iloc[ix][job], plants.iloc[ix][b]
                 if not pd.isna(x) and not pd.isna(y) and bool(x) != bool(y):
                     ax.text(jx, ix, "x", ha="center", va="center", fontsize=8, fontweight="bold")
-        ax.set_title("Plants kept (green) / closed (red); x = changed vs baseline")
+        ax.set_title("Plants kept (blue) / closed (vermillion); x = changed vs baseline")
         fig.tight_layout()
         p = out / "plant_decisions.png"
         fig.savefig(p, dpi=110)
@@ -378,8 +429,8 @@ def _plots(summary: pd.DataFrame, shifts: pd.DataFrame, plants: pd.DataFrame, ba
         for ax, job in zip(axes.flat, jobs):
             s = shifts[shifts["job"] == job].head(8)
             labels = [f"{m} / {mk}" for m, mk in zip(s["model"], s["market"])]
-            ax.barh(labels, s["moved"], color="#8ab6d6", label="moved")
-            ax.barh(labels, s["net_change"], color="#264653", height=0.4, label="net change")
+            ax.barh(labels, s["moved"], color=svg.SKY, label="moved")
+            ax.barh(labels, s["net_change"], color=svg.NAVY, height=0.4, label="net change")
             ax.invert_yaxis()
             ax.axvline(0, color="black", linewidth=0.6)
             ax.set_title(str(job), fontsize=9)
@@ -441,51 +492,115 @@ def _markdown(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.
         s = shifts[shifts["job"] == r.job]
         if len(s):
             lines += ["", "Largest flow shifts (units/yr):", ""]
-            lines += _md_table(["model", "market", "baseline", "scenario", "net change", "moved", "by plant"],
+            lines += _md_table(["model", "market", "baseline", "scenario", "net change", "changed plant",
+                                "switched stack", "by plant"],
                                [[str(x.model), str(x.market), _num(x.baseline_units), _num(x.units),
-                                 _signed(x.net_change), _num(x.moved), str(x.by_plant)] for x in s.itertuples()],
-                               "llrrrrl")
+                                 _signed(x.net_change), _num(x.changed_plant), _num(x.stack_switch), str(x.by_plant)]
+                                for x in s.itertuples()], "llrrrrrl")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
-def _html(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.DataFrame, plots: list[Path]) -> str:
-    e = html.escape
+def _html(batch_dir: Path, baseline: str, summary: pd.DataFrame, shifts: pd.DataFrame, plants: pd.DataFrame,
+          base_of: dict[str, str | None], comp: pd.DataFrame, cur: str) -> str:
+    """One self-contained page: inline SVG charts, CSS, the tables, and the data as JSON."""
+    from ..results.report import _records, html_table, page
 
-    def table(header: list[str], rows: list[list[str]]) -> str:
-        th = "".join(f"<th>{e(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-        return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Scenario comparison: {e(str(batch_dir))}</title>",
-        ("<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}"
-        "img{max-width:100%;margin:1em 0}code{background:#f6f6f6}</style></head><body>"),
-        f"<h1>Scenario comparison: {e(str(batch_dir))}</h1>",
-        f"<p>Baseline: <code>{e(baseline)}</code>. {len(summary)} job(s) compared.</p>",
-        table(HEAD, _summary_rows(summary)),
-    ]
-    parts += [f"<img src='{e(p.name)}' alt='{e(p.stem)}'>" for p in plots]
+    e = svg.esc
+    money = fmt.money_compact
+    parts = [f"<h1>Scenario comparison: {e(batch_dir.name or batch_dir)}</h1>",
+             f"<p class='sub'>Baseline <code>{e(baseline)}</code>; {len(summary)} job(s) compared"
+             + (f"; money in {e(cur)}" if cur else "") + f". Batch folder: <code>{e(batch_dir)}</code>.</p>"]
+    ok = summary[summary["npv_change"].notna()].sort_values("npv_change", ascending=False, kind="stable")
+    bars = [svg.Bar(str(r.job), float(r.npv_change), f"{money(r.npv_change, cur, sign=True)} "
+                    f"({fmt.signed_pct(r.npv_change_pct)})", attrs={"job": r.job}) for r in ok.itertuples()]
+    parts.append("<section id='npv-change'><h2>NPV change vs baseline</h2>"
+                 + svg.hbar(bars, chart_id="npv-change-chart", title=f"NPV change by scenario ({cur}), largest first",
+                            value_fmt=fmt.signed_compact) + "</section>")
+    rows, vals = [], []
     for r in summary.itertuples():
-        parts.append(f"<h2>{e(str(r.job))} (vs {e(str(r.baseline))})</h2><ul>")
-        pct = "" if pd.isna(r.npv_change_pct) else f" ({r.npv_change_pct:+.2f}%)"
-        parts.append(f"<li>status: {e(str(r.status))}; NPV {_num(r.objective)} vs {_num(r.baseline_objective)}: "
-                     f"{_signed(r.npv_change)}{pct}</li>")
-        parts.append(f"<li>plants: {e(r.plants_changed or 'no change')}</li>")
-        parts.append(f"<li>software variants: {e(r.software_changed or 'no change')}</li>")
+        rows.append([str(r.job), str(r.baseline), str(r.status), fmt.money(r.objective), fmt.signed(r.npv_change),
+                     fmt.signed_pct(r.npv_change_pct), fmt.signed(r.jobs_cut_change), r.plants_changed or "-",
+                     r.software_changed or "-", fmt.number(r.units_changed_plant), fmt.number(r.units_stack_switch)])
+        vals.append([None, None, None, _v(r.objective), _v(r.npv_change), _v(r.npv_change_pct), _v(r.jobs_cut_change),
+                     None, None, _v(r.units_changed_plant), _v(r.units_stack_switch)])
+    parts.append("<section id='summary'><h2>Summary</h2>" + html_table(
+        ["job", "baseline", "status", f"NPV ({cur})", f"ΔNPV ({cur})", "Δ%", "Δ jobs cut", "plants changed",
+         "software changed", "units that changed plant", "units that switched stack"], rows, {3, 4, 5, 6, 9, 10},
+        "summary-table", vals) + "</section>")
+
+    if len(comp):
+        cols = [c for c in comp.columns if c not in ("job", "baseline", "npv")]
+        order = comp.set_index("job").reindex([str(j) for j in ok["job"]]).dropna(how="all").reset_index()
+        charts = []
+        for r in order.itertuples(index=False):
+            rr = r._asdict()
+            steps = [(c, float(rr[c])) for c in cols if abs(float(rr[c])) >= 0.5]
+            charts.append(f"<div class='wf' data-job='{e(rr['job'])}'>" + svg.waterfall(
+                steps, chart_id=f"waterfall-{rr['job']}", title=f"{rr['job']} vs {rr['baseline']}: ΔNPV by component "
+                f"({cur})", total_label="ΔNPV", width=520) + "</div>")
+        crow = [[str(r["job"]), *[fmt.signed(r[c]) for c in cols], fmt.signed(r.get("npv"))] for _, r in comp.iterrows()]
+        cval = [[None, *[_v(r[c]) for c in cols], _v(r.get("npv"))] for _, r in comp.iterrows()]
+        parts.append("<section id='npv-components'><h2>Why: NPV change by cost component</h2>"
+                     "<p class='note'>Each job's NPV by component (breakdown.csv) minus its baseline's; blue raises "
+                     "the NPV, vermillion lowers it; the components add up to the NPV change. Costs are negative "
+                     "components, so a cost that falls shows in blue.</p>"
+                     "<div class='two'>" + "".join(charts) + "</div>"
+                     + html_table(["job", *cols, "ΔNPV"], crow, set(range(1, len(cols) + 2)), "components-table", cval)
+                     + "</section>")
+
+    if not plants.empty:
+        jobs = [str(c) for c in plants.columns]
+        kept = {(str(p), str(j)): (None if pd.isna(v) else bool(v)) for p, row in plants.iterrows()
+                for j, v in row.items()}
+        changed = set()
+        for j in jobs:
+            b = base_of.get(j)
+            if b is None or b not in plants.columns:
+                continue
+            for p in plants.index:
+                x, y = plants.loc[p, j], plants.loc[p, b]
+                if not pd.isna(x) and not pd.isna(y) and bool(x) != bool(y):
+                    changed.add((str(p), j))
+        parts.append("<section id='plants'><h2>Plant decisions</h2>" + svg.decision_grid(
+            [str(p) for p in plants.index], jobs, kept, changed, chart_id="plant-grid",
+            title="Plant kept or closed in each job") + "</section>")
+
+    moved = summary[summary["npv_change"].notna()].sort_values("units_changed_plant", ascending=False, kind="stable")
+    shift_bars = [svg.Bar(str(r.job), float(r.units_changed_plant),
+                          f"{fmt.number(r.units_changed_plant)} units"
+                          + (f" (+{fmt.number(r.units_stack_switch)} switched stack)" if r.units_stack_switch >= 0.5
+                             else ""), attrs={"job": r.job}) for r in moved.itertuples()]
+    parts.append("<section id='shifts'><h2>Flow shifts</h2>"
+                 + svg.hbar(shift_bars, chart_id="changed-plant-chart", title="Units per year that changed plant, by "
+                            "scenario (stack switches at the same plant in brackets)", value_fmt=fmt.number)
+                 + "<p class='note'>Per job, the (model, market) pairs whose "
+                 "supply changed most. <b>Changed plant</b>: units now made at another plant; <b>switched stack</b>: "
+                 "units made at the same plant with another software stack (counted apart); <b>net</b>: change of "
+                 "units sold.</p>")
+    for r in summary.itertuples():
+        sh = shifts[shifts["job"] == r.job]
+        parts.append(f"<h3>{e(r.job)} <small>vs {e(r.baseline)}: {e(r.status)}"
+                     + (f", ΔNPV {e(money(r.npv_change, cur, sign=True))}" if not pd.isna(r.npv_change) else "")
+                     + "</small></h3>")
+        items = [f"plants: {e(r.plants_changed or 'no change')}", f"software: {e(r.software_changed or 'no change')}"]
         if r.message:
-            parts.append(f"<li>message: {e(str(r.message))}</li>")
+            items.append(f"message: {e(r.message)}")
         if r.changes:
-            parts.append("<li>scenario changes applied:<ul>" + "".join(f"<li><code>{e(c)}</code></li>" for c in r.changes)
-                         + "</ul></li>")
-        parts.append("</ul>")
-        s = shifts[shifts["job"] == r.job]
-        if len(s):
-            parts.append(table(["model", "market", "baseline", "scenario", "net change", "moved", "by plant"],
-                               [[str(x.model), str(x.market), _num(x.baseline_units), _num(x.units),
-                                 _signed(x.net_change), _num(x.moved), str(x.by_plant)] for x in s.itertuples()]))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+            items.append("scenario changes: " + "; ".join(f"<code>{e(c)}</code>" for c in r.changes))
+        parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+        if len(sh):
+            parts.append(html_table(
+                ["model", "market", "baseline units", "units", "net", "changed plant", "switched stack", "by plant"],
+                [[str(x.model), str(x.market), fmt.number(x.baseline_units), fmt.number(x.units),
+                  fmt.signed(x.net_change), fmt.number(x.changed_plant), fmt.number(x.stack_switch), str(x.by_plant)]
+                 for x in sh.itertuples()], {2, 3, 4, 5, 6}))
+    parts.append("</section>")
+    data = {"baseline": baseline, "currency": cur, "summary": _records(summary.drop(columns=["changes"])),
+            "npv_by_component": _records(comp) if len(comp) else [], "flow_shifts": _records(shifts),
+            "plant_decisions": _records(plants.reset_index())}
+    return page(f"Scenario comparison: {batch_dir.name or batch_dir}", "\n".join(parts), data)
+
+
+def _v(x: Any) -> float | None:
+    return None if fmt.is_missing(x) else float(x)

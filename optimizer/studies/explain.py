@@ -34,6 +34,7 @@ from .batch import JobDef, run_batch
 from ..errors import NoSolutionError
 from ..data.instance import Instance
 from .scenarios import BASE, apply_scenario, load_scenarios
+from ..results import format as fmt
 
 __all__ = ["Explanation", "explain"]
 
@@ -67,12 +68,7 @@ class Explanation:
         return "\n".join(lines) + "\n"
 
 
-def _num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{float(x):,.0f}"
+_num = fmt.number
 
 
 def explain(
