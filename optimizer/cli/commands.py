@@ -82,7 +82,7 @@ def print_result(res: Any) -> None:
             kt.add_column(c, justify="right")
         for r in ky.to_dict("records"):
             kt.add_row(str(r["year"]), str(int(r["plants_open"])), f"{r['capacity_open']:,.0f}", f"{r['jobs_cut']:,.0f}",
-                       f"{r['units']:,.0f}", _money(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
+                       f"{r['units']:,.0f}", fmt.money(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
         out.print(kt)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
@@ -124,15 +124,10 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     from ..results.tables import check_out_dir
     from ..solver.highs import Termination
 
-          scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
-    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
-
-    Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
-    the command exits 130.
-    """
-    kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
-                                  interface=interface, log_solver=solver_log,
-                                  progress=status_line if status_line.enabled and not solver_log else None)
+    if (report or xlsx) and out_dir is None:
+        raise click.UsageError("--report and --xlsx write into the result folder: give --out DIR as well.")
+    if out_dir is not None:
+        check_out_dir(out_dir)  # a bad --out fails now, not after the solve
     build_options = BuildOptions(valid_inequalities=vi)
     if scenario_set is not None:
         if scenario is not None:
@@ -143,6 +138,10 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
         return
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
+    status_line = _StatusLine()
+    kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
+                                  interface=interface, log_solver=solver_log,
+                                  progress=status_line if status_line.enabled and not solver_log else None)
     try:
         if scenario is not None:
             from ..studies.scenarios import solve_scenario
@@ -163,12 +162,17 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     if out_dir is not None:
         res.write(out_dir)
         out.print(f"Results written to {out_dir}/")
-          scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
-    """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
+        if report:
+            from ..results.report import write_report
 
-    Ctrl-C stops the solver: the plan it holds is written (status feasible, with its gap) and
-    the command exits 130.
-    """
+            out.print(f"Report: {write_report(res, out_dir / 'report.html')}")
+        if xlsx:
+            from ..results.excel import write_result_xlsx
+
+            out.print(f"Workbook: {write_result_xlsx(res, out_dir / 'result.xlsx')}")
+    if res.report is not None and res.report.termination is Termination.INTERRUPTED:
+        err.print("Interrupted.", markup=False)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if res.status.has_solution else EXIT_NO_SOLUTION)
 
 
@@ -183,7 +187,7 @@ def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path
     if res.plan is None:
         sys.exit(EXIT_NO_SOLUTION)
     label = {"expected": "expected NPV", "worst_case": "worst NPV", "max_regret": "largest regret"}[res.criterion]
-    out.print(f"{label} {_money(res.value)}; VSS {_money(res.vss)}; EVPI {_money(res.evpi)}")
+    out.print(f"{label} {fmt.money(res.value)}; VSS {fmt.money(res.vss)}; EVPI {fmt.money(res.evpi)}")
     closing = {p: y for p, y in res.plan["closures"].items() if y is not None}
     out.print("Plan: closed " + (", ".join(f"{p} ({y})" if y else p for p, y in sorted(closing.items())) or "none"))
     dev = [f"{k} ({y})" if y else k for k, y in res.plan["developments"].items() if y is not None]
@@ -193,7 +197,7 @@ def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path
     for c in ("scenario", "weight", "NPV", "own optimum", "regret"):
         t.add_column(c, justify="left" if c == "scenario" else "right")
     for s, d in res.scenarios.items():
-        t.add_row(s, f"{d['probability']:.3g}", _money(d["npv"]), _money(d.get("optimum")), _money(d.get("regret")))
+        t.add_row(s, f"{d['probability']:.3g}", fmt.money(d["npv"]), fmt.money(d.get("optimum")), fmt.money(d.get("regret")))
     out.print(t)
     for n in res.notes:
         err.print(f"note: {n}", markup=False)

@@ -399,21 +399,48 @@ def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion
         if not proven[s]:
             notes.append(f"NPV*_{s} not proven optimal (gap {r.gap}): its regret is a bound")
 
+    def operate(plan: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """Each scenario's result with ``plan`` fixed and its flows re-optimised (None + why if it cannot run)."""
+        got: dict[str, Any] = {}
+        for s in names:
+            b = build(scenarios[s], build_options)
+            if not _fix_plan(b, plan):
+                return None, f"the plan contradicts scenario '{s}'"
+            r = solve(b, **kw)
+            if not r.status.has_solution:
+                return None, f"the plan cannot be operated in scenario '{s}' ({r.status})"
+            r.scenario = s
+            got[s] = (r, float(r.objective) - _plan_dev_cost(b, plan))
+        return got, ""
+
+    # the unchanged instance's optimal plan: for the VSS, and (when it runs everywhere) as the MIP start
+    base_res = solve(build(inst, build_options), **kw)
+    base_ops, base_why = operate(base_res.plan) if base_res.status.has_solution else (None, "")
     parts = [(s, weights.get(s, 0.0) if ss.criterion == "expected" else 1.0, build(scenarios[s], build_options))
              for s in names]
     mb, maps = _combine(parts, ss.criterion, optimum)
     if mb.notes:
         return SetResult(name, ss.criterion, Status.INFEASIBLE, None, None, {}, None, None, weights, list(mb.notes),
                          message="; ".join(mb.notes))
-    rep = solve_blocks(mb, opts)
+    start = None
+    if base_ops is not None:
+        start = np.full(mb.n_cols, np.nan)
+        for s in names:
+            sol_s = base_ops[s][0].report.solution
+            if sol_s is not None and len(sol_s) == len(maps[s]):
+                start[maps[s]] = sol_s
+        if "t" in mb.vars:
+            npv_b = [base_ops[s][1] for s in names]
+            tv = min(npv_b) if ss.criterion == "worst_case" else max(optimum[s] - base_ops[s][1] for s in names)
+            start[mb.vars["t"].cols[0]] = tv - 1e-7 * max(1.0, abs(tv)) if ss.criterion == "worst_case" else \
+                tv + 1e-7 * max(1.0, abs(tv))
+    rep = solve_blocks(mb, opts, start)
     if not rep.has_solution:
         return SetResult(name, ss.criterion, rep.status, None, None, {}, None, None, weights, notes,
                          message=rep.message or f"the scenario set has no plan ({rep.status})")
     sol = rep.solution
-    # the plan, read from the shared columns
     first = parts[0][2]
-    sub = sol[maps[names[0]]]
-    plan = extract_tables(first.blocks, first.data, sub)["plan"]
+    plan = extract_tables(first.blocks, first.data, sol[maps[names[0]]])["plan"]
     w = mb.vars["w"]
     if w.size:
         n = len(first.data.years)
@@ -422,17 +449,14 @@ def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion
         for (v, s_), row in zip(keys.itertuples(index=False, name=None), wv):
             hit = row > 0.5
             plan["developments"][f"{v}/{s_}"] = int(first.data.years[np.argmax(hit)]) if hit.any() else None
-    results: dict[str, Any] = {}
-    per: dict[str, dict[str, Any]] = {}
-    for s, _, _b in parts:
-        b = build(scenarios[s], build_options)
-        _fix_plan(b, plan)
-        r = solve(b, **kw)
-        r.scenario = s
-        results[s] = r
-        npv = None if not r.status.has_solution else float(r.objective) - _plan_dev_cost(b, plan)
-        per[s] = {"probability": weights.get(s, 0.0), "npv": npv, "optimum": optimum[s],
-                  "optimum_proven": proven[s], "regret": None if npv is None else optimum[s] - npv}
+    ops, why = operate(plan)
+    if ops is None:  # cannot happen for a plan the set model found feasible; reported rather than hidden
+        return SetResult(name, ss.criterion, Status.ERROR, None, plan, {}, None, None, weights, notes + [why],
+                         message=why)
+    results = {s: ops[s][0] for s in names}
+    per: dict[str, dict[str, Any]] = {
+        s: {"probability": weights.get(s, 0.0), "npv": ops[s][1], "optimum": optimum[s], "optimum_proven": proven[s],
+            "regret": optimum[s] - ops[s][1]} for s in names}
     npvs = {s: per[s]["npv"] for s in names}
     if ss.criterion == "expected":
         value = sum(weights[s] * npvs[s] for s in names)
@@ -442,26 +466,14 @@ def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion
         value = max(per[s]["regret"] for s in names)
     e_plan = sum(weights[s] * npvs[s] for s in names)
     evpi = sum(weights[s] * optimum[s] for s in names) - e_plan
-    # VSS: the unchanged instance's optimal plan, operated in each scenario
-    base_res = solve(build(inst, build_options), **kw)
     vss = None
-    if base_res.status.has_solution:
-        e_base = 0.0
-        for s in names:
-            b = build(scenarios[s], build_options)
-            if not _fix_plan(b, base_res.plan):
-                e_base = None
-                notes.append(f"VSS: the base plan contradicts scenario '{s}'")
-                break
-            r = solve(b, **kw)
-            if not r.status.has_solution:
-                e_base = None
-                notes.append(f"VSS is null: the base instance's optimal plan cannot be operated in scenario '{s}' "
-                             f"({r.status})")
-                break
-            e_base += weights[s] * (float(r.objective) - _plan_dev_cost(b, base_res.plan))
-        vss = None if e_base is None else e_plan - e_base
-    else:
+    if not base_res.status.has_solution:
         notes.append(f"VSS is null: the unchanged instance is {base_res.status}")
+    elif base_ops is None:
+        notes.append(f"VSS is null: the unchanged instance's optimal plan cannot be used: {base_why}")
+    else:
+        vss = e_plan - sum(weights[s] * base_ops[s][1] for s in names)
+    if rep.status is not Status.OPTIMAL:
+        notes.append(f"the set's plan is not proven optimal ({rep.status}, gap {rep.gap})")
     return SetResult(name, ss.criterion, rep.status, float(value), plan, per, vss, evpi, weights, notes, results,
                      {"total": time.perf_counter() - t0, "set_solve": rep.solver_seconds})
