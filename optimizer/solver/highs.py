@@ -212,9 +212,9 @@ def check_call(status: Any, what: str) -> None:
 def check_options(opts: SolveOptions) -> None:
     """Refuse options HiGHS cannot take, before anything is built or run (:class:`InvalidOptionError`)."""
     bad: list[str] = []
-    if opts.time_limit is not None and not (isinstance(opts.time_limit, (int, float)) and opts.time_limit > 0
+    if opts.time_limit is not None and not (isinstance(opts.time_limit, (int, float)) and opts.time_limit >= 0
                                             and not math.isnan(opts.time_limit)):
-        bad.append(f"time_limit must be a number of seconds > 0 (got {opts.time_limit!r})")
+        bad.append(f"time_limit must be a number of seconds >= 0 (got {opts.time_limit!r})")
     if opts.mip_gap is not None and not (isinstance(opts.mip_gap, (int, float)) and 0 <= opts.mip_gap <= 1):
         bad.append(f"mip_gap must be a fraction between 0 and 1 (got {opts.mip_gap!r})")
     if opts.threads is not None and not (isinstance(opts.threads, int) and 1 <= opts.threads <= MAX_THREADS):

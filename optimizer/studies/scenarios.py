@@ -875,14 +875,13 @@ def _rewrap(problems: Sequence[Problem], ctx: _Ctx, chain: Sequence[Scenario], n
 
 
 def build_scenario(applied: AppliedScenario, options: Any = None) -> Any:
-    """Build the Pyomo model of an applied scenario, fixing its ``fix_software`` decisions."""
+    """Build the model of an applied scenario, fixing its ``fix_software`` decisions."""
     from ..api import build
 
     built = build(applied.instance, options)
-    m = built.model
     for (v, s), dev in applied.fix_software.items():
-        if (v, s) in m.W:
-            m.w[v, s].fix(1 if dev else 0)
+        if built.has("w", (v, s)):
+            built.fix("w", (v, s), 1.0 if dev else 0.0)
         elif dev:
             raise InstanceValidationError([Problem(
                 "scenario", f"scenario '{applied.name}': software {v}/{s} cannot be forced developed: no flow can use it "
