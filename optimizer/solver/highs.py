@@ -436,10 +436,11 @@ def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
         term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
                                             "passed: the model did not reach HiGHS")
-    if getattr(outcome.status, "name", "") == "kError" and term not in (Termination.ERROR, Termination.INTERRUPTED):
-        log.warning("HiGHS run returned an error with model status %s", name)
+    run_error = getattr(outcome.status, "name", "") == "kError" and term is not Termination.INTERRUPTED
+    if run_error:
+        term, message = Termination.ERROR, f"HiGHS run returned an error (model status '{name}')"
     info = h.getInfo()
-    has_sol = int(info.primal_solution_status) == 2 or term is Termination.EMPTY
+    has_sol = (int(info.primal_solution_status) == 2 or term is Termination.EMPTY) and not run_error
     if term is Termination.EMPTY:
         term = Termination.OPTIMAL
     is_mip = bool(integrality.any())
