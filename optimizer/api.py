@@ -97,7 +97,7 @@ def _set_mip_start(built: BuiltModel, start: Result | Mapping[str, bool]) -> Non
     unknown = set(kept) - set(m.P)
     if unknown:
         msg = f"MIP start names unknown plants {sorted(unknown)}"
-        raise ValueError(msg)
+        raise InvalidOptionError(msg)
     for p, k in kept.items():
         if not m.z[p].fixed:
             m.z[p].set_value(1.0 if k else 0.0)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidOptionError
 from .batch import read_index
 
 __all__ = ["Comparison", "compare"]
@@ -150,7 +151,7 @@ def _baselines(idx: pd.DataFrame, baseline: str) -> dict[str, str | None]:
         return {j: (None if j == baseline else baseline) for j in jobs}
     scen = idx["scenario"].astype(str)
     if not (scen == baseline).any():
-        raise ValueError(f"no job or scenario named '{baseline}' in the batch; jobs: {', '.join(jobs[:10])}"
+        raise InvalidOptionError(f"no job or scenario named '{baseline}' in the batch; jobs: {', '.join(jobs[:10])}"
                          f"{' ...' if len(jobs) > 10 else ''}; scenarios: {', '.join(sorted(set(scen)))}. "
                          "Use --baseline NAME.")
     pcols = _param_cols(idx)
