@@ -202,9 +202,9 @@ def check_call(status: Any, what: str) -> None:
 def check_options(opts: SolveOptions) -> None:
     """Refuse options HiGHS cannot take, before anything is built or run (:class:`InvalidOptionError`)."""
     bad: list[str] = []
-    if opts.time_limit is not None and not (isinstance(opts.time_limit, (int, float)) and opts.time_limit > 0
+    if opts.time_limit is not None and not (isinstance(opts.time_limit, (int, float)) and opts.time_limit >= 0
                                             and not math.isnan(opts.time_limit)):
-        bad.append(f"time_limit must be a number of seconds > 0 (got {opts.time_limit!r})")
+        bad.append(f"time_limit must be a number of seconds >= 0 (got {opts.time_limit!r})")
     if opts.mip_gap is not None and not (isinstance(opts.mip_gap, (int, float)) and 0 <= opts.mip_gap <= 1):
         bad.append(f"mip_gap must be a fraction between 0 and 1 (got {opts.mip_gap!r})")
     if opts.threads is not None and not (isinstance(opts.threads, int) and 1 <= opts.threads <= MAX_THREADS):
@@ -356,6 +356,76 @@ def run_interruptible(h: Any, on_progress: Callable[[SolveProgress], None] | Non
     return RunOutcome(status=box.get("status"), interrupted=interrupted)
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or interrupted) HiGHS run holds, read by :func:`read_outcome`."""
+
+    status: Status
+    termination: Termination
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    nodes: int | None
+    message: str
+    highs_status: str
+    values: np.ndarray | None
+    """Column values when a solution is held (else ``None``)."""
+
+
+def read_outcome(h: Any, outcome: RunOutcome, n: int, nrow: int, is_mip: bool, offset: float = 0.0) -> RunResult:
+    """Status, figures and column values of a HiGHS run, honestly.
+
+    ``kModelEmpty`` is optimal only when the model passed really was empty (``n`` columns and
+    ``nrow`` rows); a run that returned ``kError`` holds no solution; an interrupt keeps the
+    incumbent (status feasible, with its gap); a non-finite objective is an error; an error
+    status always has a message.
+    """
+    ms = h.getModelStatus()
+    name = h.modelStatusToString(ms)
+    key = ms.name if hasattr(ms, "name") else str(ms)
+    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
+    if term is Termination.UNKNOWN:
+        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
+    if outcome.interrupted and term is not Termination.OPTIMAL:
+        term = Termination.INTERRUPTED
+    message = ""
+    if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
+        term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
+                                            "passed: the model did not reach HiGHS")
+    run_error = getattr(outcome.status, "name", "") == "kError" and term is not Termination.INTERRUPTED
+    if run_error:
+        term, message = Termination.ERROR, f"HiGHS run returned an error (model status '{name}')"
+    info = h.getInfo()
+    has_sol = (int(info.primal_solution_status) == 2 or term is Termination.EMPTY) and not run_error
+    if term is Termination.EMPTY:
+        term = Termination.OPTIMAL
+    objective = bound = gap = None
+    nodes = int(info.mip_node_count) if is_mip else None
+    values = None
+    if has_sol:
+        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
+        objective = float(info.objective_function_value) if n else offset
+        if is_mip:
+            bound = float(info.mip_dual_bound)
+            gap = _gap(objective, bound)
+        else:
+            bound, gap = objective, 0.0
+    if has_sol and objective is not None and not math.isfinite(objective):
+        has_sol, objective, bound, gap, term = False, None, None, None, Termination.ERROR
+        message = "HiGHS returned a non-finite objective: the instance's numbers are too large to solve reliably"
+    status = derive_status(term, has_sol)
+    if term is Termination.INTERRUPTED:
+        message = "interrupted by the user " + (f"with a feasible plan; gap {gap:.3%}" if has_sol and gap is not None
+                                                else "with a feasible plan" if has_sol else "before a feasible plan was found")
+    if status is Status.ERROR and not message:
+        message = f"HiGHS stopped with model status '{name}' and no usable solution"
+    if not has_sol:
+        values = None
+    return RunResult(status=status, termination=term, has_solution=has_sol, objective=objective, bound=bound,
+                     gap=gap, nodes=nodes, message=message, highs_status=name, values=values)
+
+
 def error_report(message: str, version: str = "", transfer_seconds: float = 0.0, highs_status: str = "",
                  sizes: dict[str, int] | None = None) -> SolveReport:
     """A :class:`SolveReport` with status ``error``, no solution, and ``message`` saying why."""
@@ -424,47 +494,13 @@ def solve_direct(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
     transfer = time.perf_counter() - t0
     outcome = run_interruptible(h, opts.progress)
     highs_time = h.getRunTime()
-    ms = h.getModelStatus()
-    name = h.modelStatusToString(ms)
-    key = ms.name if hasattr(ms, "name") else str(ms)
-    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
-    if term is Termination.UNKNOWN:
-        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
-    if outcome.interrupted and term is not Termination.OPTIMAL:
-        term = Termination.INTERRUPTED
-    message = ""
-    if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
-        term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
-                                            "passed: the model did not reach HiGHS")
-    run_error = getattr(outcome.status, "name", "") == "kError" and term is not Termination.INTERRUPTED
-    if run_error:
-        term, message = Termination.ERROR, f"HiGHS run returned an error (model status '{name}')"
-    info = h.getInfo()
-    has_sol = (int(info.primal_solution_status) == 2 or term is Termination.EMPTY) and not run_error
-    if term is Termination.EMPTY:
-        term = Termination.OPTIMAL
     is_mip = bool(integrality.any())
-    objective = bound = gap = None
-    nodes = int(info.mip_node_count) if is_mip else None
-    if has_sol:
-        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
-        for v, val in zip(cols, values):
+    r = read_outcome(h, outcome, n, nrow, is_mip, offset)
+    if r.values is not None:
+        for v, val in zip(cols, r.values):
             v.set_value(float(val), skip_validation=True)
-        objective = float(info.objective_function_value) if n else offset
-        if is_mip:
-            bound = float(info.mip_dual_bound)
-            gap = _gap(objective, bound)
-        else:
-            bound, gap = objective, 0.0
-    if has_sol and objective is not None and not math.isfinite(objective):
-        has_sol, objective, bound, gap, term = False, None, None, None, Termination.ERROR
-        message = "HiGHS returned a non-finite objective: the instance's numbers are too large to solve reliably"
-    status = derive_status(term, has_sol)
-    if term is Termination.INTERRUPTED:
-        message = "interrupted by the user " + (f"with a feasible plan; gap {gap:.3%}" if has_sol and gap is not None
-                                                else "with a feasible plan" if has_sol else "before a feasible plan was found")
-    if status is Status.ERROR and not message:
-        message = f"HiGHS stopped with model status '{name}' and no usable solution"
+    term, has_sol, objective, bound, gap, nodes, message, status, name = (
+        r.termination, r.has_solution, r.objective, r.bound, r.gap, r.nodes, r.message, r.status, r.highs_status)
     return SolveReport(
         status=status, termination=term, has_solution=has_sol, objective=objective,
         bound=bound, gap=gap, nodes=nodes, solver="HiGHS", solver_version=h.version(),
