@@ -561,8 +561,10 @@ def solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
         res.solution_loader.load_vars()
     objective = res.incumbent_objective if has_sol else None
     bound = res.objective_bound if has_sol else None
+    status = derive_status(term, has_sol)
     return SolveReport(
-        status=derive_status(term, has_sol), termination=term, has_solution=has_sol, objective=objective,
+        status=status, termination=term, has_solution=has_sol, objective=objective,
+        message=f"HiGHS (through Pyomo) stopped with '{tc}' and no usable solution" if status is Status.ERROR else "",
         bound=bound, gap=_gap(objective, bound), nodes=getattr(res.extra_info, "mip_node_count", None),
         solver="HiGHS (pyomo.contrib.solver)", solver_version=".".join(map(str, solver.version())),
         transfer_seconds=max(total - highs_time, 0.0), solver_seconds=highs_time, highs_status=str(tc),
