@@ -166,7 +166,7 @@ def _start_vector(built: BuiltModel, start: Result | Mapping[str, bool]) -> np.n
     unknown = set(kept) - set(data.plants.index)
     if unknown:
         msg = f"MIP start names unknown plants {sorted(unknown)}"
-        raise ValueError(msg)
+        raise InvalidOptionError(msg)
     sel = z.labels["plant"].isin(list(kept)).to_numpy()
     vec[z.cols[sel]] = z.labels["plant"][sel].map(lambda p: 1.0 if kept[p] else 0.0).to_numpy(float)
     return vec

@@ -154,7 +154,11 @@ def load(path: str | Path) -> RefData:
     horizon = int(cfg.get("horizon_years", 1))
     rate = float(cfg.get("discount_rate", 0.0))
     duty_basis = str(cfg.get("duty_basis", "cif"))
-    kept = cfg.get("plants_kept") or {}
+    kept = cfg.get("plants_kept")
+    if kept is None:
+        kept = {}
+    elif isinstance(kept, int) and not isinstance(kept, bool):  # the contract: an integer n means exactly n
+        kept = {"min": kept, "max": kept}
 
     # plants
     plants, country, cap, fixed, closure, head, status = [], {}, {}, {}, {}, {}, {}

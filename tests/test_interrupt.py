@@ -108,3 +108,38 @@ def test_ctrl_c_during_imports_exits_130_without_traceback(module: str) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 130, proc.stderr
     assert "Interrupted" in proc.stderr
+
+
+def test_status_line_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from optimizer.cli.commands import _StatusLine
+
+    snap = SolveProgress(elapsed=1.5, objective=2340.0, bound=2400.0, gap=0.025, nodes=7)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    line = _StatusLine()
+    line(snap)
+    line.clear()
+    assert capsys.readouterr().err == ""  # in a pipe: nothing
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    line = _StatusLine()
+    line(snap)
+    text = capsys.readouterr().err
+    assert "incumbent 2,340" in text and "bound 2,400" in text and "gap 2.500%" in text and text.startswith("\r")
+    line.clear()
+    assert capsys.readouterr().err == "\r\x1b[2K"  # the line disappears
+
+
+def test_run_error_becomes_status_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kError from run() is an error status with a message, whatever the model status says."""
+    from optimizer.solver import highs as hs
+
+    real = hs.run_interruptible
+
+    def failing(h, on_progress=None, every=0.5):
+        out = real(h, on_progress, every)
+        import highspy
+
+        return hs.RunOutcome(status=highspy.HighsStatus.kError, interrupted=False)
+
+    monkeypatch.setattr(hs, "run_interruptible", failing)
+    res = optimizer.solve(ROOT / "instances" / "tiny")
+    assert res.status is Status.ERROR and "run returned an error" in res.message and res.objective is None

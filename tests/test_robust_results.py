@@ -221,3 +221,20 @@ def test_package_imports_and_batches_without_fcntl(tmp_path: Path) -> None:
                           env=_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "STATUS ['optimal']" in proc.stdout
+
+
+@pytest.mark.slow
+def test_readme_python_snippet_runs_as_a_script(tmp_path: Path) -> None:
+    """The README's API snippet pasted into a script (no __main__ guard): before, 23 tracebacks and worker_lost."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    script = tmp_path / "snippet.py"
+    script.write_text(block.replace('"instances/', f'"{ROOT.as_posix()}/instances/')
+                      + "\nprint('STATUSES', sorted(set(index['status'])), res.status)\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=3000,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and proc.stdout.count("STATUSES") == 1
+    statuses = proc.stdout.split("STATUSES", 1)[1]
+    assert "worker_lost" not in statuses and "optimal" in statuses
+    assert (tmp_path / "runs" / "nissan" / "index.csv").is_file() and (tmp_path / "out" / "summary.json").is_file()

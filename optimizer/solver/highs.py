@@ -366,6 +366,76 @@ def run_interruptible(h: Any, on_progress: Callable[[SolveProgress], None] | Non
     return RunOutcome(status=box.get("status"), interrupted=interrupted)
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or interrupted) HiGHS run holds, read by :func:`read_outcome`."""
+
+    status: Status
+    termination: Termination
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    nodes: int | None
+    message: str
+    highs_status: str
+    values: np.ndarray | None
+    """Column values when a solution is held (else ``None``)."""
+
+
+def read_outcome(h: Any, outcome: RunOutcome, n: int, nrow: int, is_mip: bool, offset: float = 0.0) -> RunResult:
+    """Status, figures and column values of a HiGHS run, honestly.
+
+    ``kModelEmpty`` is optimal only when the model passed really was empty (``n`` columns and
+    ``nrow`` rows); a run that returned ``kError`` holds no solution; an interrupt keeps the
+    incumbent (status feasible, with its gap); a non-finite objective is an error; an error
+    status always has a message.
+    """
+    ms = h.getModelStatus()
+    name = h.modelStatusToString(ms)
+    key = ms.name if hasattr(ms, "name") else str(ms)
+    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
+    if term is Termination.UNKNOWN:
+        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
+    if outcome.interrupted and term is not Termination.OPTIMAL:
+        term = Termination.INTERRUPTED
+    message = ""
+    if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
+        term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
+                                            "passed: the model did not reach HiGHS")
+    run_error = getattr(outcome.status, "name", "") == "kError" and term is not Termination.INTERRUPTED
+    if run_error:
+        term, message = Termination.ERROR, f"HiGHS run returned an error (model status '{name}')"
+    info = h.getInfo()
+    has_sol = (int(info.primal_solution_status) == 2 or term is Termination.EMPTY) and not run_error
+    if term is Termination.EMPTY:
+        term = Termination.OPTIMAL
+    objective = bound = gap = None
+    nodes = int(info.mip_node_count) if is_mip else None
+    values = None
+    if has_sol:
+        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
+        objective = float(info.objective_function_value) if n else offset
+        if is_mip:
+            bound = float(info.mip_dual_bound)
+            gap = _gap(objective, bound)
+        else:
+            bound, gap = objective, 0.0
+    if has_sol and objective is not None and not math.isfinite(objective):
+        has_sol, objective, bound, gap, term = False, None, None, None, Termination.ERROR
+        message = "HiGHS returned a non-finite objective: the instance's numbers are too large to solve reliably"
+    status = derive_status(term, has_sol)
+    if term is Termination.INTERRUPTED:
+        message = "interrupted by the user " + (f"with a feasible plan; gap {gap:.3%}" if has_sol and gap is not None
+                                                else "with a feasible plan" if has_sol else "before a feasible plan was found")
+    if status is Status.ERROR and not message:
+        message = f"HiGHS stopped with model status '{name}' and no usable solution"
+    if not has_sol:
+        values = None
+    return RunResult(status=status, termination=term, has_solution=has_sol, objective=objective, bound=bound,
+                     gap=gap, nodes=nodes, message=message, highs_status=name, values=values)
+
+
 def error_report(message: str, version: str = "", transfer_seconds: float = 0.0, highs_status: str = "",
                  sizes: dict[str, int] | None = None) -> SolveReport:
     """A :class:`SolveReport` with status ``error``, no solution, and ``message`` saying why."""
@@ -425,50 +495,12 @@ def pass_and_run(opts: SolveOptions, sense: int, offset: float, c: np.ndarray, c
     transfer = time.perf_counter() - t0
     outcome = run_interruptible(h, opts.progress)
     highs_time = h.getRunTime()
-    ms = h.getModelStatus()
-    name = h.modelStatusToString(ms)
-    key = ms.name if hasattr(ms, "name") else str(ms)
-    term = HIGHS_STATUS_MAP.get(key, Termination.UNKNOWN)
-    if term is Termination.UNKNOWN:
-        log.warning("HiGHS model status %s (%s) is not mapped; reported as unknown", key, name)
-    if outcome.interrupted and term is not Termination.OPTIMAL:
-        term = Termination.INTERRUPTED
-    message = ""
-    if term is Termination.EMPTY and (n or nrow or h.getNumCol() or h.getNumRow()):
-        term, message = Termination.ERROR, (f"HiGHS reported an empty model but {n} variables and {nrow} rows were "
-                                            "passed: the model did not reach HiGHS")
-    if getattr(outcome.status, "name", "") == "kError" and term not in (Termination.ERROR, Termination.INTERRUPTED):
-        log.warning("HiGHS run returned an error with model status %s", name)
-    info = h.getInfo()
-    has_sol = int(info.primal_solution_status) == 2 or term is Termination.EMPTY
-    if term is Termination.EMPTY:
-        term = Termination.OPTIMAL
-    is_mip = bool(integrality.any())
-    objective = bound = gap = None
-    values = None
-    nodes = int(info.mip_node_count) if is_mip else None
-    if has_sol:
-        values = np.asarray(h.getSolution().col_value, dtype=float) if n else np.zeros(0)
-        objective = float(info.objective_function_value) if n else offset
-        if is_mip:
-            bound = float(info.mip_dual_bound)
-            gap = _gap(objective, bound)
-        else:
-            bound, gap = objective, 0.0
-    if has_sol and objective is not None and not math.isfinite(objective):
-        has_sol, objective, bound, gap, term, values = False, None, None, None, Termination.ERROR, None
-        message = "HiGHS returned a non-finite objective: the instance's numbers are too large to solve reliably"
-    status = derive_status(term, has_sol)
-    if term is Termination.INTERRUPTED:
-        message = "interrupted by the user " + (f"with a feasible plan; gap {gap:.3%}" if has_sol and gap is not None
-                                                else "with a feasible plan" if has_sol else "before a feasible plan was found")
-    if status is Status.ERROR and not message:
-        message = f"HiGHS stopped with model status '{name}' and no usable solution"
+    r = read_outcome(h, outcome, n, nrow, bool(integrality.any()), offset)
     return SolveReport(
-        status=status, termination=term, has_solution=has_sol, objective=objective,
-        bound=bound, gap=gap, nodes=nodes, solver="HiGHS", solver_version=h.version(),
-        transfer_seconds=transfer, solver_seconds=float(highs_time), highs_status=name, import_seconds=import_seconds,
-        sizes=sizes, message=message, solution=values,
+        status=r.status, termination=r.termination, has_solution=r.has_solution, objective=r.objective,
+        bound=r.bound, gap=r.gap, nodes=r.nodes, solver="HiGHS", solver_version=h.version(),
+        transfer_seconds=transfer, solver_seconds=float(highs_time), highs_status=r.highs_status,
+        import_seconds=import_seconds, sizes=sizes, message=r.message, solution=r.values,
     )
 
 
@@ -566,8 +598,10 @@ def solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveReport:
         res.solution_loader.load_vars()
     objective = res.incumbent_objective if has_sol else None
     bound = res.objective_bound if has_sol else None
+    status = derive_status(term, has_sol)
     return SolveReport(
-        status=derive_status(term, has_sol), termination=term, has_solution=has_sol, objective=objective,
+        status=status, termination=term, has_solution=has_sol, objective=objective,
+        message=f"HiGHS (through Pyomo) stopped with '{tc}' and no usable solution" if status is Status.ERROR else "",
         bound=bound, gap=_gap(objective, bound), nodes=getattr(res.extra_info, "mip_node_count", None),
         solver="HiGHS (pyomo.contrib.solver)", solver_version=".".join(map(str, solver.version())),
         transfer_seconds=max(total - highs_time, 0.0), solver_seconds=highs_time, highs_status=str(tc),

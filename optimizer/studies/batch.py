@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BatchWorkerError, InstanceError, InstanceValidationError, Problem, short_repr
+from ..errors import BatchWorkerError, InstanceError, InstanceValidationError, InvalidOptionError, Problem, short_repr
 from ..data.instance import Instance, read_yaml
 from .scenarios import (
     BASE,
@@ -562,7 +562,7 @@ def _lock(out: Path) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise ValueError(f"another batch is running in {out} (lock {out / '.lock'} is held).") from None
+        raise InvalidOptionError(f"another batch is running in {out} (lock {out / '.lock'} is held).") from None
     try:
         yield
     finally:
@@ -821,13 +821,13 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
     try:
         from distributed import Client, KilledWorker, as_completed
     except ImportError:  # pragma: no cover - optional dependency
-        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise InvalidOptionError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
 
     token = uuid.uuid4().hex[:8]
     try:
         client = Client(address, timeout="30s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ValueError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        raise InvalidOptionError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
         futs = {}
         for t in tasks:
@@ -946,9 +946,9 @@ def run_batch(
         (1 by default so that N workers do not oversubscribe N cores).
     """
     if workers is not None and scheduler is not None:
-        raise ValueError("give either workers (local pool) or scheduler (Dask), not both.")
+        raise InvalidOptionError("give either workers (local pool) or scheduler (Dask), not both.")
     if workers is not None and workers < 0:
-        raise ValueError("workers must be >= 0.")
+        raise InvalidOptionError("workers must be >= 0.")
     if isinstance(spec_or_path, Sequence) and not isinstance(spec_or_path, (str, bytes)) and \
             all(isinstance(j, JobDef) for j in spec_or_path):
         jobs = list(spec_or_path)

@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..results import format as fmt
 from ..results import svg
+from ..errors import InvalidOptionError
 from .batch import read_index
 
 __all__ = ["Comparison", "compare"]
@@ -152,7 +153,7 @@ def _baselines(idx: pd.DataFrame, baseline: str) -> dict[str, str | None]:
         return {j: (None if j == baseline else baseline) for j in jobs}
     scen = idx["scenario"].astype(str)
     if not (scen == baseline).any():
-        raise ValueError(f"no job or scenario named '{baseline}' in the batch; jobs: {', '.join(jobs[:10])}"
+        raise InvalidOptionError(f"no job or scenario named '{baseline}' in the batch; jobs: {', '.join(jobs[:10])}"
                          f"{' ...' if len(jobs) > 10 else ''}; scenarios: {', '.join(sorted(set(scen)))}. "
                          "Use --baseline NAME.")
     pcols = _param_cols(idx)

@@ -161,7 +161,10 @@ def m_yaml(rng: random.Random, d: Path) -> tuple[str, str, list[str]]:
         v = rng.choice(HOSTILE_YAML)
         _set_path(raw, key, v)
         y.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        return "instance.yaml", f"{key} = {str(v)[:30]!r}", [key, key.split(".")[0]]
+        names = [key, key.split(".")[0]]
+        if key.startswith("tables."):  # an empty or odd table is reported where it is referenced, by name
+            names.append(f"'{key.split('.', 1)[1]}'")
+        return "instance.yaml", f"{key} = {str(v)[:30]!r}", names
     if op == "delete":
         raw.pop(key.split(".")[0], None)
         y.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
