@@ -139,6 +139,11 @@ class _Piece:
     cup: np.ndarray
     a_full: sp.csc_matrix     # rows x (flow + slack)
     n_flow: int
+    bcol: np.ndarray          # rows turned into bounds: local column,
+    bcoef: np.ndarray         # its coefficient,
+    bl0: np.ndarray           # the row's bounds
+    bu0: np.ndarray
+    bap: sp.csr_matrix        # and its plan terms
     h: Any = None
     solves: int = 0
     first: bool = True
@@ -227,19 +232,35 @@ class _Decomposition:
             cols_l = np.flatnonzero(col_piece == k)
             rows_l = np.flatnonzero(row_piece == k)
             l0, u0 = rl[sub_rows[rows_l]], ru[sub_rows[rows_l]]
-            need_lo = np.flatnonzero(np.isfinite(l0) & (l0 - ap_min[rows_l] > 1e-9))
-            need_hi = np.flatnonzero(np.isfinite(u0) & (u0 - ap_max[rows_l] < -1e-9))
-            af = sub_af[rows_l][:, cols_l]
+            slack_lo = np.isfinite(l0) & (l0 - ap_min[rows_l] > 1e-9)
+            slack_hi = np.isfinite(u0) & (u0 - ap_max[rows_l] < -1e-9)
+            af = sub_af[rows_l][:, cols_l].tocsr()
+            # rows with one flow term and no slack become bounds of that column (one such row per column)
+            single = np.flatnonzero((np.diff(af.indptr) == 1) & ~slack_lo & ~slack_hi)
+            bc = af.indices[af.indptr[single]]
+            _, first = np.unique(bc, return_index=True)
+            brows = single[first]
+            keep = np.ones(len(rows_l), dtype=bool)
+            keep[brows] = False
+            kr = np.flatnonzero(keep)
+            need_lo, need_hi = np.flatnonzero(slack_lo[kr]), np.flatnonzero(slack_hi[kr])
             ns = len(need_lo) + len(need_hi)
             slack = sp.csc_matrix((np.concatenate([np.ones(len(need_lo)), -np.ones(len(need_hi))]),
                                    (np.concatenate([need_lo, need_hi]).astype(np.int64), np.arange(ns))),
-                                  shape=(len(rows_l), ns))
-            a_full = sp.hstack([af, slack], format="csc")
+                                  shape=(len(kr), ns))
+            a_full = sp.hstack([af[kr], slack], format="csc")
             cost = np.concatenate([-cf[cols_l], np.full(ns, self.penalty)])
             self.pieces.append(_Piece(
-                cols=self.flow[cols_l], rows=sub_rows[rows_l], ap=sub_ap[rows_l], l0=l0, u0=u0, cost=cost,
-                clo=np.concatenate([flo[cols_l], np.zeros(ns)]), cup=np.concatenate([fhi[cols_l], np.full(ns, INF)]),
-                a_full=a_full, n_flow=len(cols_l)))
+                cols=self.flow[cols_l], rows=sub_rows[rows_l[kr]], ap=sub_ap[rows_l[kr]], l0=l0[kr], u0=u0[kr],
+                cost=cost, clo=np.concatenate([flo[cols_l], np.zeros(ns)]),
+                cup=np.concatenate([fhi[cols_l], np.full(ns, INF)]), a_full=a_full, n_flow=len(cols_l),
+                bcol=af.indices[af.indptr[brows]], bcoef=af.data[af.indptr[brows]], bl0=l0[brows], bu0=u0[brows],
+                bap=sub_ap[rows_l[brows]]))
+        # monotone: raising any plan column only relaxes the flow LP, so value(plan upper bounds) bounds theta
+        srl, sru = rl[sub_rows], ru[sub_rows]
+        coo = sub_ap.tocoo()
+        bad = (np.isfinite(sru[coo.row]) & (coo.data > 0)) | (np.isfinite(srl[coo.row]) & (coo.data < 0))
+        self.monotone = not bad.any()
         self.state = _State()
         self.is_mip = False
 
@@ -251,11 +272,10 @@ class _Decomposition:
     def _make(self, pc: _Piece, p: np.ndarray) -> None:
         h = self.highspy.Highs()
         self._sub_options(h)
-        if self.opts.log:
-            h.setOptionValue("output_flag", False)
         lo, up = self._row_bounds(pc, p)
+        clo, cup, _, _ = self._col_bounds(pc, p)
         a = pc.a_full
-        h.passModel(a.shape[1], a.shape[0], int(a.nnz), 1, 1, 0.0, pc.cost, pc.clo, pc.cup, lo, up,
+        h.passModel(a.shape[1], a.shape[0], int(a.nnz), 1, 1, 0.0, pc.cost, clo, cup, lo, up,
                     a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
                     np.zeros(a.shape[1], dtype=np.int32))
         h.setOptionValue("solver", "simplex")
@@ -267,6 +287,19 @@ class _Decomposition:
         shift = pc.ap @ p
         return pc.l0 - shift, pc.u0 - shift
 
+    @staticmethod
+    def _col_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Column bounds at p (natural bounds and the bound rows) and the bound rows' implied (lower, upper)."""
+        s = pc.bap @ p
+        a = pc.bcoef
+        with np.errstate(invalid="ignore"):
+            lo_r = np.where(a > 0, (pc.bl0 - s) / a, (pc.bu0 - s) / a)
+            up_r = np.where(a > 0, (pc.bu0 - s) / a, (pc.bl0 - s) / a)
+        clo, cup = pc.clo.copy(), pc.cup.copy()
+        clo[pc.bcol] = np.maximum(clo[pc.bcol], lo_r)
+        cup[pc.bcol] = np.minimum(cup[pc.bcol], up_r)
+        return clo, cup, lo_r, up_r
+
     def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
         if pc.h is None:
             self._make(pc, p)
@@ -275,6 +308,9 @@ class _Decomposition:
             n = len(lo)
             if n:
                 pc.h.changeRowsBounds(n, np.arange(n, dtype=np.int32), lo, up)
+            if len(pc.bcol):
+                clo, cup, _, _ = self._col_bounds(pc, p)
+                pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
         h = pc.h
         h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
         h.run()
@@ -294,14 +330,20 @@ class _Decomposition:
         y = np.where((y > 0) & ~np.isfinite(lo), 0.0, y)
         y = np.where((y < 0) & ~np.isfinite(up), 0.0, y)
         d = pc.cost - pc.a_full.T @ y
+        # a bound row carries its column's reduced cost (as the row dual d/a) where it is the tighter bound
+        yb = np.zeros(len(pc.bcol))
+        if len(pc.bcol):
+            _, _, lo_r, up_r = self._col_bounds(pc, p)
+            db = d[pc.bcol]
+            use = ((db > 0) & (lo_r >= pc.clo[pc.bcol])) | ((db < 0) & (up_r <= pc.cup[pc.bcol]))
+            yb = np.where(use, db / pc.bcoef, 0.0)
+            d[pc.bcol[use]] = 0.0
         bcol = np.where(d > 0, pc.clo, pc.cup)
         ok = np.isfinite(bcol)
         colpart = float(d[ok] @ bcol[ok])
-        l0 = np.where(np.isfinite(pc.l0), pc.l0, 0.0)
-        u0 = np.where(np.isfinite(pc.u0), pc.u0, 0.0)
-        rowpart = float(np.where(y > 0, y * l0, y * u0).sum())
+        rowpart = _rowpart(y, pc.l0, pc.u0) + _rowpart(yb, pc.bl0, pc.bu0)
         dconst = rowpart + colpart          # D(p) = dconst - (A_P^T y).p  <= min cost
-        g = pc.ap.T @ y                      # theta <= -D(p) = -dconst + g.p
+        g = pc.ap.T @ y + pc.bap.T @ yb      # theta <= -D(p) = -dconst + g.p
         slack = float(xv[pc.n_flow:].sum()) if len(xv) > pc.n_flow else 0.0
         value = -float(h.getInfo().objective_function_value)
         return _Eval(value=value, slack=slack, g=np.asarray(g, dtype=float), const=-dconst)
@@ -320,29 +362,41 @@ class _Decomposition:
         return res  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ master
-    def _theta_bounds(self, deadline: float) -> np.ndarray | None:
-        """Per piece: the piece's LP with the plan free in its box (zero cost), an upper bound of theta."""
+    def _theta_bounds(self, deadline: float) -> tuple[np.ndarray | None, list[_Eval] | None]:
+        """Per piece an upper bound of theta (and, when monotone, the cuts at the plan's upper bounds).
+
+        Monotone models (raising a plan column only relaxes the flow LP, as for z and w in the
+        network design): the pieces' values at the plan's upper bounds.  Otherwise the piece's LP
+        with the plan free in its box at zero cost.
+        """
+        if self.monotone:
+            ev = self.evaluate(self.phi.copy(), deadline)
+            if ev is None:
+                return None, None
+            return np.array([e.value for e in ev]), ev
         out = []
         for pc in self.pieces:
             h = self.highspy.Highs()
             self._sub_options(h)
-            a = sp.hstack([pc.a_full, pc.ap], format="csc")
+            nb, nl = len(pc.bcol), pc.a_full.shape[1]
+            unit = sp.csr_matrix((pc.bcoef, (np.arange(nb), pc.bcol)), shape=(nb, nl))
+            a = sp.vstack([sp.hstack([pc.a_full, pc.ap]), sp.hstack([unit, pc.bap])], format="csc")
             m = a.shape[1]
             cost = np.concatenate([pc.cost, np.zeros(pc.ap.shape[1])])
             clo = np.concatenate([pc.clo, self.plo])
             cup = np.concatenate([pc.cup, self.phi])
-            h.passModel(m, a.shape[0], int(a.nnz), 1, 1, 0.0, cost, clo, cup, pc.l0, pc.u0,
-                        a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-                        np.zeros(m, dtype=np.int32))
+            h.passModel(m, a.shape[0], int(a.nnz), 1, 1, 0.0, cost, clo, cup, np.concatenate([pc.l0, pc.bl0]),
+                        np.concatenate([pc.u0, pc.bu0]), a.indptr.astype(np.int32), a.indices.astype(np.int32),
+                        a.data.astype(float), np.zeros(m, dtype=np.int32))
             h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
             h.run()
             name = h.modelStatusToString(h.getModelStatus())
             if name == "Time limit reached":
-                return None
+                return None, None
             if name != "Optimal":
                 raise _Fallback(f"the flow LP with the plan relaxed ended '{name}'")
             out.append(-float(h.getInfo().objective_function_value))
-        return np.array(out)
+        return np.array(out), None
 
     def _build_master(self, vmax: np.ndarray) -> Any:
         h = self.highspy.Highs()
@@ -367,6 +421,16 @@ class _Decomposition:
             self._add_rows(h, m, np.concatenate(lo), np.concatenate(up))
         self.n_aggregate = 0 if ag is None else ag.shape[0]
         return h
+
+    def plan_feasible(self, p: np.ndarray) -> bool:
+        """Whether plan p (integral) satisfies the master's plan rows."""
+        if np.any(np.abs(p - np.round(p)) > 1e-9) or np.any(p < self.plo - 1e-9) or np.any(p > self.phi + 1e-9):
+            return False
+        if self.a_master.shape[0] == 0:
+            return True
+        r = self.a_master @ p
+        tol = 1e-7 * np.maximum(1.0, np.abs(r))
+        return bool(np.all(r >= self.ml - tol) & np.all(r <= self.mu + tol))
 
     @staticmethod
     def _add_rows(h: Any, m: sp.csr_matrix, lo: np.ndarray, up: np.ndarray) -> None:
@@ -417,6 +481,13 @@ class _Decomposition:
         else:
             bound = obj if name == "Optimal" else None
         return name, v, obj, bound
+
+
+def _rowpart(y: np.ndarray, l0: np.ndarray, u0: np.ndarray) -> float:
+    """sum_i y_i * (l0_i if y_i > 0 else u0_i), zero where the bound is infinite."""
+    lv = np.where(np.isfinite(l0), l0, 0.0)
+    uv = np.where(np.isfinite(u0), u0, 0.0)
+    return float(np.where(y > 0, y * lv, y * uv).sum())
 
 
 class _Fallback(Exception):
@@ -511,7 +582,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     if dec.trivially_infeasible:
         return _final(dec, mb, opts, None, None, INF, Status.INFEASIBLE, Termination.INFEASIBLE, t_start, t_setup,
                       "a constraint with no variables cannot hold")
-    vmax = dec._theta_bounds(deadline)
+    vmax, ev_top = dec._theta_bounds(deadline)
     if vmax is None:
         return _final(dec, mb, opts, None, None, None, Status.TIME_LIMIT, Termination.TIME_LIMIT, t_start, t_setup,
                       "time limit before the first master")
@@ -521,16 +592,20 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     best_plan: np.ndarray | None = None
     best_val = -INF
     best_theta: np.ndarray | None = None
+    timed_out = False
 
     def consider(p: np.ndarray, ev: list[_Eval]) -> None:
         nonlocal best_plan, best_val, best_theta
         slack = sum(e.slack for e in ev)
-        if slack > 1e-6:
+        if slack > 1e-6 or not dec.plan_feasible(p):
             return
         val = float(dec.cp @ p) + dec.const + sum(e.value for e in ev)
         if val > best_val:
             best_plan, best_val, best_theta = p.copy(), val, np.array([e.value for e in ev])
 
+    if ev_top is not None:
+        dec.add_cuts(h, ev_top, dec.phi, None)
+        consider(dec.phi.copy(), ev_top)
     if start is not None:
         sp_ = start[dec.plan]
         if not np.isnan(sp_).any():
@@ -545,6 +620,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     lp_lb = -INF
     for _ in range(bopts.lp_rounds):
         if time.perf_counter() > deadline:
+            timed_out = True
             break
         name, v, obj, _b = dec.solve_master(h, deadline)
         if v is None:
@@ -559,6 +635,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         sep = lam * p_out + (1 - lam) * core
         ev = dec.evaluate(sep, deadline)
         if ev is None:
+            timed_out = True
             break
         lp_lb = max(lp_lb, float(dec.cp @ sep) + dec.const + sum(e.value for e in ev))
         cut_out = [e.const + float(e.g @ p_out) for e in ev]
@@ -567,6 +644,8 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         if lam < 1.0 and not violated:
             lam = 1.0
         core = 0.5 * (core + p_out)
+        log.debug("LP round %d: bound %.10g value %.10g lambda %.2f slack %.3g (%.1f s)", st.lp_rounds, lp_ub, lp_lb,
+                  lam, sum(e.slack for e in ev), time.perf_counter() - t_start)
         if lp_ub - lp_lb <= bopts.lp_gap * max(1.0, abs(lp_ub)):
             break
     lp_info = {"lp_bound": None if not math.isfinite(lp_ub) else lp_ub,
@@ -582,6 +661,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     message = ""
     while st.rounds < bopts.max_rounds:
         if time.perf_counter() > deadline:
+            timed_out = True
             break
         mstart = None if best_plan is None else np.concatenate([best_plan, best_theta])
         name, v, obj, bound = dec.solve_master(h, deadline, mstart)
@@ -592,18 +672,24 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             if name == "Infeasible":
                 return _final(dec, mb, opts, None, None, None, Status.INFEASIBLE, Termination.INFEASIBLE, t_start,
                               t_setup, "the plan constraints (master) are infeasible", lp_info)
+            timed_out = True
             break
         p = np.clip(np.round(v[:np_]), dec.plo, dec.phi)
         ev = dec.evaluate(p, deadline)
         if ev is None:
+            timed_out = True
             break
         consider(p, ev)
         added = dec.add_cuts(h, ev, p, v[np_:])
+        log.debug("round %d: master %s bound %.10g best %.10g plan value %.10g slack %.3g cuts %d (%.1f s)", st.rounds,
+                  name, ub, best_val, float(dec.cp @ p) + dec.const + sum(e.value for e in ev),
+                  sum(e.slack for e in ev), added, time.perf_counter() - t_start)
         if best_plan is not None and ub - best_val <= max(gap_target * max(abs(best_val), 1e-10), 1e-6):
             status, term = Status.OPTIMAL, Termination.OPTIMAL
             break
         if added == 0:
             if name != "Optimal":
+                timed_out = True
                 break  # master stopped at its time limit; nothing more to learn
             # the master's optimum is exact for the penalised problem
             if sum(e.slack for e in ev) > 1e-6:
@@ -615,7 +701,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     else:
         message = f"stopped after {bopts.max_rounds} master rounds"
     if best_plan is None:
-        if status is not Status.OPTIMAL and time.perf_counter() <= deadline:
+        if not timed_out:
             raise _Fallback("no plan without penalty slack found")
         return _final(dec, mb, opts, None, None, ub, Status.TIME_LIMIT, Termination.TIME_LIMIT, t_start, t_setup,
                       message or "time limit before a feasible plan", lp_info)
