@@ -267,7 +267,6 @@ class _Decomposition:
     # ------------------------------------------------------------------ subproblems
     def _sub_options(self, h: Any) -> None:
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
 
     def _make(self, pc: _Piece, p: np.ndarray) -> None:
         h = self.highspy.Highs()
@@ -403,6 +402,7 @@ class _Decomposition:
         _apply_options(h, replace(self.opts, log=False, time_limit=None))
         np_, k = len(self.plan), len(self.pieces)
         cost = np.concatenate([self.cp, np.ones(k)])
+        self.master_cost = cost
         clo = np.concatenate([self.plo, np.full(k, -INF)])
         cup = np.concatenate([self.phi, vmax])
         h.passModel(np_ + k, 0, 0, 1, -1, self.const, cost, clo, cup, np.zeros(0), np.zeros(0),
@@ -460,27 +460,51 @@ class _Decomposition:
             self.state.cuts += r
         return r
 
-    def solve_master(self, h: Any, deadline: float, start: np.ndarray | None = None) -> tuple[str, np.ndarray | None, float | None, float | None]:
-        """(status name, column values, objective, bound)."""
+    def solve_master(self, h: Any, deadline: float, start: np.ndarray | None = None,
+                     ) -> tuple[str, np.ndarray | None, float | None, float | None]:
+        """(status name, column values, objective, bound) of the master.
+
+        The objective is recomputed from the column values: HiGHS 1.16 can return a MIP
+        start as its solution with the objective of another point (seen when presolve
+        maps the start into the reduced space); on a mismatch the master is solved again
+        without the start and without presolve.
+        """
         t0 = time.perf_counter()
         h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.5))
         if start is not None:
             h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start.astype(float))
         h.run()
         self.state.master_solves += 1
-        self.state.master_seconds += time.perf_counter() - t0
         name = h.modelStatusToString(h.getModelStatus())
         info = h.getInfo()
-        if int(info.primal_solution_status) != 2:
-            return name, None, None, None
-        v = np.asarray(h.getSolution().col_value, dtype=float)
-        obj = float(info.objective_function_value)
-        if self.is_mip:
-            self.state.master_nodes += int(info.mip_node_count)
-            bound = float(info.mip_dual_bound)
-        else:
-            bound = obj if name == "Optimal" else None
-        return name, v, obj, bound
+        out: tuple[str, np.ndarray | None, float | None, float | None] = (name, None, None, None)
+        if int(info.primal_solution_status) == 2:
+            v = np.asarray(h.getSolution().col_value, dtype=float)
+            obj = float(info.objective_function_value)
+            mine = float(self.master_cost @ v) + self.const
+            if abs(mine - obj) > 1e-6 * max(1.0, abs(obj)):
+                log.debug("master objective %.12g but its solution evaluates to %.12g: solving again", obj, mine)
+                h.clearSolver()
+                h.setOptionValue("presolve", "off")
+                h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.5))
+                h.run()
+                h.setOptionValue("presolve", "choose")
+                self.state.master_solves += 1
+                name = h.modelStatusToString(h.getModelStatus())
+                info = h.getInfo()
+                if int(info.primal_solution_status) != 2:
+                    self.state.master_seconds += time.perf_counter() - t0
+                    return name, None, None, None
+                v = np.asarray(h.getSolution().col_value, dtype=float)
+                mine = float(self.master_cost @ v) + self.const
+            if self.is_mip:
+                self.state.master_nodes += int(info.mip_node_count)
+                bound = float(info.mip_dual_bound)
+            else:
+                bound = mine if name == "Optimal" else None
+            out = (name, v, mine, bound)
+        self.state.master_seconds += time.perf_counter() - t0
+        return out
 
 
 def _rowpart(y: np.ndarray, l0: np.ndarray, u0: np.ndarray) -> float:
