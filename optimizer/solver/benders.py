@@ -784,7 +784,8 @@ def _final(dec: _Decomposition, mb: Blocks, opts: SolveOptions, plan: np.ndarray
     if value is not None and abs(obj - value) > 1e-6 * max(1.0, abs(obj)):
         log.warning("Benders: plan value %.10g, fixed-plan monolithic solve %.10g", value, obj)
     info["plan_value"] = value
-    bound = obj if ub is None or not math.isfinite(ub) else max(float(ub), obj)
+    # no master bound yet (time limit before the first integer master): no bound is claimed
+    bound = None if ub is None or not math.isfinite(ub) else max(float(ub), obj)
     gap = _gap(obj, bound)
     if status is Status.OPTIMAL and gap is not None and opts.mip_gap is not None and gap > max(opts.mip_gap, 1e-9) \
             and abs(bound - obj) > 1e-6:
