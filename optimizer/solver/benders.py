@@ -92,14 +92,19 @@ class BendersOptions:
     """M = penalty_factor * (1 + max |flow cost coefficient|) per unit of slack."""
     lp_rounds: int = 60
     """At most this many in-out rounds on the LP master."""
-    lp_gap: float = 1e-6
-    """The LP phase stops when its relative gap is at most this."""
+    lp_gap: float = 1e-4
+    """The LP phase stops when its relative gap is at most this (its cuts are a start; the integer
+    rounds close the rest)."""
     in_out_lambda: float = 0.5
     """Weight of the master's LP point in the separation point (1 = no stabilisation)."""
     max_rounds: int = 500
     """At most this many integer master solves."""
     workers: int = 1
     """Solve the pieces of a round in a thread pool of this size (1 = in a loop)."""
+    master_gap: float = 1e-3
+    """Early integer masters stop at min(master_gap, gap / 10) (never below the requested gap)."""
+    extra_plans: int = 4
+    """Also cut at up to this many of the master's other improving solutions of each solve."""
 
 
 def not_applicable(mb: Blocks) -> str | None:
@@ -422,6 +427,14 @@ class _Decomposition:
         self.n_aggregate = 0 if ag is None else ag.shape[0]
         return h
 
+    @staticmethod
+    def saved_solutions(h: Any) -> list[np.ndarray]:
+        """The improving solutions of the last master MIP (HiGHS's saved solutions, oldest first)."""
+        try:
+            return [np.asarray(s.col_value, dtype=float) for s in h.getSavedMipSolutions()]
+        except Exception:  # noqa: BLE001 - older highspy: no saved solutions
+            return []
+
     def plan_feasible(self, p: np.ndarray) -> bool:
         """Whether plan p (integral) satisfies the master's plan rows."""
         if np.any(np.abs(p - np.round(p)) > 1e-9) or np.any(p < self.plo - 1e-9) or np.any(p > self.phi + 1e-9):
@@ -446,7 +459,7 @@ class _Decomposition:
         r = 0
         for i, e in enumerate(ev):
             cut_at = e.const + float(e.g @ p)
-            if theta is not None and theta[i] <= cut_at + 1e-7 * max(1.0, abs(cut_at)):
+            if theta is not None and theta[i] <= cut_at + _abs_tol(cut_at):
                 continue
             nz = np.flatnonzero(np.abs(e.g) > 1e-12)
             rows.append(np.full(len(nz) + 1, r))
@@ -505,6 +518,11 @@ class _Decomposition:
             out = (name, v, mine, bound)
         self.state.master_seconds += time.perf_counter() - t0
         return out
+
+
+def _abs_tol(v: float) -> float:
+    """Absolute tolerance on a value of size v: 1e-6, or 1e-9 relative for large values."""
+    return max(1e-6, 1e-9 * abs(v))
 
 
 def _rowpart(y: np.ndarray, l0: np.ndarray, u0: np.ndarray) -> float:
@@ -678,15 +696,24 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     integ_idx = np.arange(np_, dtype=np.int32)
     h.changeColsIntegrality(np_, integ_idx, np.ones(np_, dtype=np.uint8))
     dec.is_mip = True
-    if opts.mip_gap is not None:
-        h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+    h.setOptionValue("mip_improving_solution_save", True)
     ub = INF
     status, term = Status.TIME_LIMIT, Termination.TIME_LIMIT
     message = ""
+    exact = False
+
+    def close_enough() -> bool:
+        return best_plan is not None and ub - best_val <= max(gap_target * max(abs(best_val), 1e-10),
+                                                                _abs_tol(best_val))
+
     while st.rounds < bopts.max_rounds:
         if time.perf_counter() > deadline:
             timed_out = True
             break
+        # early masters to a looser gap (their dual bound is valid all the same), exact once nothing is cut off
+        cur = (ub - best_val) / max(abs(best_val), 1e-10) if best_plan is not None and math.isfinite(ub) else INF
+        mgap = gap_target if exact else max(gap_target, min(bopts.master_gap, 0.1 * cur))
+        h.setOptionValue("mip_rel_gap", float(mgap))
         mstart = None if best_plan is None else np.concatenate([best_plan, best_theta])
         name, v, obj, bound = dec.solve_master(h, deadline, mstart)
         st.rounds += 1
@@ -705,23 +732,39 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             break
         consider(p, ev)
         added = dec.add_cuts(h, ev, p, v[np_:])
-        log.debug("round %d: master %s bound %.10g best %.10g plan value %.10g slack %.3g cuts %d (%.1f s)", st.rounds,
-                  name, ub, best_val, float(dec.cp @ p) + dec.const + sum(e.value for e in ev),
-                  sum(e.slack for e in ev), added, time.perf_counter() - t_start)
-        if best_plan is not None and ub - best_val <= max(gap_target * max(abs(best_val), 1e-10), 1e-6):
+        # the master's other improving solutions of this solve: more cuts per master solve
+        seen = {p.tobytes()}
+        for sol in reversed(dec.saved_solutions(h)[:-1][-bopts.extra_plans:]):
+            q = np.clip(np.round(sol[:np_]), dec.plo, dec.phi)
+            if q.tobytes() in seen or time.perf_counter() > deadline:
+                continue
+            seen.add(q.tobytes())
+            evq = dec.evaluate(q, deadline)
+            if evq is None:
+                break
+            consider(q, evq)
+            added += dec.add_cuts(h, evq, q, sol[np_:])
+        log.debug("round %d: master %s (gap %.1e) bound %.10g best %.10g plan value %.10g slack %.3g cuts %d "
+                  "(%.1f s)", st.rounds, name, mgap, ub, best_val,
+                  float(dec.cp @ p) + dec.const + sum(e.value for e in ev), sum(e.slack for e in ev), added,
+                  time.perf_counter() - t_start)
+        if close_enough():
             status, term = Status.OPTIMAL, Termination.OPTIMAL
             break
         if added == 0:
             if name != "Optimal":
                 timed_out = True
                 break  # master stopped at its time limit; nothing more to learn
+            if not exact and mgap > gap_target:
+                exact = True
+                continue
             # the master's optimum is exact for the penalised problem
             if sum(e.slack for e in ev) > 1e-6:
                 raise _Fallback("the best plan of the penalised master still needs the penalty slack "
                                 "(instance infeasible or penalty too small)")
-            ub = min(ub, obj if obj is not None else ub)
             status, term = Status.OPTIMAL, Termination.OPTIMAL
             break
+        exact = False
     else:
         message = f"stopped after {bopts.max_rounds} master rounds"
     if best_plan is None:
@@ -787,8 +830,8 @@ def _final(dec: _Decomposition, mb: Blocks, opts: SolveOptions, plan: np.ndarray
     # no master bound yet (time limit before the first integer master): no bound is claimed
     bound = None if ub is None or not math.isfinite(ub) else max(float(ub), obj)
     gap = _gap(obj, bound)
-    if status is Status.OPTIMAL and gap is not None and opts.mip_gap is not None and gap > max(opts.mip_gap, 1e-9) \
-            and abs(bound - obj) > 1e-6:
+    if status is Status.OPTIMAL and gap is not None and opts.mip_gap is not None and gap > opts.mip_gap \
+            and abs(bound - obj) > 10 * _abs_tol(obj):
         status, term = Status.FEASIBLE, Termination.TIME_LIMIT
     total = time.perf_counter() - t_start
     return SolveReport(status=status, termination=term, has_solution=True, objective=obj, bound=bound, gap=gap,
