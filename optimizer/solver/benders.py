@@ -316,7 +316,7 @@ class _Decomposition:
                 clo, cup, _, _ = self._col_bounds(pc, p)
                 pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
         h = pc.h
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
+        _set_time_limit(h, deadline, 1.0)
         h.run()
         pc.solves += 1
         if pc.first:
@@ -392,7 +392,7 @@ class _Decomposition:
             h.passModel(m, a.shape[0], int(a.nnz), 1, 1, 0.0, cost, clo, cup, np.concatenate([pc.l0, pc.bl0]),
                         np.concatenate([pc.u0, pc.bu0]), a.indptr.astype(np.int32), a.indices.astype(np.int32),
                         a.data.astype(float), np.zeros(m, dtype=np.int32))
-            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
+            _set_time_limit(h, deadline, 1.0)
             h.run()
             name = h.modelStatusToString(h.getModelStatus())
             if name == "Time limit reached":
@@ -483,7 +483,7 @@ class _Decomposition:
         without the start and without presolve.
         """
         t0 = time.perf_counter()
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.5))
+        _set_time_limit(h, deadline, 0.5, cumulative=not self.is_mip)
         if start is not None:
             h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start.astype(float))
         h.run()
@@ -499,7 +499,7 @@ class _Decomposition:
                 log.debug("master objective %.12g but its solution evaluates to %.12g: solving again", obj, mine)
                 h.clearSolver()
                 h.setOptionValue("presolve", "off")
-                h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.5))
+                _set_time_limit(h, deadline, 0.5, cumulative=not self.is_mip)
                 h.run()
                 h.setOptionValue("presolve", "choose")
                 self.state.master_solves += 1
@@ -518,6 +518,18 @@ class _Decomposition:
             out = (name, v, mine, bound)
         self.state.master_seconds += time.perf_counter() - t0
         return out
+
+
+def _set_time_limit(h: Any, deadline: float, least: float, cumulative: bool = True) -> None:
+    """The time left (at least ``least`` seconds) as HiGHS's time_limit of the next run.
+
+    Measured in highspy 1.16: an LP run is stopped against the object's *total* run time
+    (``getRunTime``, summed over runs), a MIP run against its own time; a persistent LP
+    therefore gets its run time so far plus the time left.
+    """
+    left = deadline - time.perf_counter()
+    if math.isfinite(left):
+        h.setOptionValue("time_limit", (float(h.getRunTime()) if cumulative else 0.0) + max(left, least))
 
 
 def _abs_tol(v: float) -> float:
@@ -723,6 +735,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             if name == "Infeasible":
                 return _final(dec, mb, opts, None, None, None, Status.INFEASIBLE, Termination.INFEASIBLE, t_start,
                               t_setup, "the plan constraints (master) are infeasible", lp_info)
+            log.debug("master ended '%s' without a solution (%.1f s)", name, time.perf_counter() - t_start)
             timed_out = True
             break
         p = np.clip(np.round(v[:np_]), dec.plo, dec.phi)
