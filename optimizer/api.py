@@ -241,7 +241,7 @@ def solve(
 METHODS = ("auto", "monolithic", "benders")
 """Solve methods (``solve(method=...)``, ``--method``, ``solver.method``)."""
 
-BENDERS_AUTO_MIN_FLOWS = 100_000
+BENDERS_AUTO_MIN_FLOWS = 5_000
 """``method="auto"`` uses the decomposition from this many flow-years on (benchmarks/results/benders.md)."""
 
 
