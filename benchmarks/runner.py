@@ -80,8 +80,10 @@ def worker_ours(path: str, time_limit: float, mip_gap: float, interface: str = "
     import optimizer
     from optimizer.models import BuildOptions
 
+    # the suites measure the monolithic model (against the reference highspy build of the same MIP);
+    # monolithic vs Benders is benchmarks/benders.py
     res = optimizer.solve(path, time_limit=time_limit, mip_gap=mip_gap, interface=interface,
-                          build_options=BuildOptions(valid_inequalities=valid_inequalities))
+                          build_options=BuildOptions(valid_inequalities=valid_inequalities), method="monolithic")
     t = res.timings
     rep = res.report
     out = {

@@ -184,6 +184,7 @@ def solve(
     build_options: BuildOptions | None = None,
     log_solver: bool = False,
     progress: Callable[[SolveProgress], None] | None = None,
+    method: str | None = None,
 ) -> Result:
     """Solve an instance (path, :class:`Instance` or :class:`BuiltModel`) and return a :class:`Result`.
 
@@ -193,6 +194,11 @@ def solve(
     ``progress`` is called with a :class:`SolveProgress` during a MIP solve (direct interface).
     Ctrl-C during the solve stops HiGHS: the result then holds the incumbent (status
     ``feasible``, termination ``interrupted``) or none.
+
+    ``method``: ``"monolithic"`` (one HiGHS MIP), ``"benders"`` (decomposition,
+    :mod:`optimizer.solver.benders`; models it does not accept, e.g. single sourcing,
+    are solved monolithically and the reason is recorded) or ``"auto"`` (see
+    :func:`choose_method`); ``None`` = the instance's ``solver.method``.
     """
     t_start = time.perf_counter()
     check_options(SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed))
@@ -211,6 +217,10 @@ def solve(
         log=log_solver,
         progress=progress,
     )
+    method = s.method if method is None else method
+    if method not in METHODS:
+        msg = f"unknown method '{method}'; use one of {', '.join(METHODS)}"
+        raise ValueError(msg)
     start = _start_vector(built, mip_start) if mip_start is not None else None
     mb, data = built.blocks, built.data
     name = built.instance.name
@@ -219,7 +229,7 @@ def solve(
         timings.update(transfer=0.0, solve=0.0, extract=0.0, total=time.perf_counter() - t_start)
         return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
                       warnings=built.warnings, context=context_of(built.instance, data.annuity))
-    report: SolveReport = _solve_built(built, opts, start)
+    report: SolveReport = _solve_built(built, opts, start, method)
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
     timings["transfer"] = report.transfer_seconds
@@ -236,8 +246,55 @@ def solve(
                   context=context_of(built.instance, data.annuity))
 
 
-def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None) -> SolveReport:
-    """The fast path for untouched models, Pyomo's route once the Pyomo model exists (or when asked for)."""
+METHODS = ("auto", "monolithic", "benders")
+"""Solve methods (``solve(method=...)``, ``--method``, ``solver.method``)."""
+
+BENDERS_AUTO_MIN_FLOWS = 5_000
+"""``method="auto"`` uses the decomposition from this many flow-years on (benchmarks/results/benders.md)."""
+
+
+def choose_method(built: BuiltModel, method: str, interface: str = "direct") -> tuple[str, str]:
+    """(method used, why) for a requested ``method``.
+
+    The decomposition needs the fast path (no Pyomo model) and a model it accepts
+    (:func:`optimizer.solver.benders.not_applicable`: no single sourcing, ...).  ``auto``
+    picks it from ``BENDERS_AUTO_MIN_FLOWS`` flow-years on, the monolithic model below:
+    on the measured small and medium instances one HiGHS MIP is faster.
+    """
+    from .solver.benders import not_applicable
+
+    if method == "monolithic":
+        return "monolithic", "requested"
+    if interface == "pyomo" or built.uses_pyomo:
+        return "monolithic", "the model goes through Pyomo (user components are not split into master and subproblem)"
+    why = not_applicable(built.blocks)
+    if why is not None:
+        return "monolithic", why
+    if method == "auto":
+        n = built.data.n_flows
+        if n < BENDERS_AUTO_MIN_FLOWS:
+            return "monolithic", f"auto: {n:,} flow-years < {BENDERS_AUTO_MIN_FLOWS:,}"
+        return "benders", f"auto: {n:,} flow-years >= {BENDERS_AUTO_MIN_FLOWS:,}"
+    return "benders", "requested"
+
+
+def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None,
+                 method: str = "monolithic") -> SolveReport:
+    """The fast path for untouched models, Pyomo's route once the Pyomo model exists (or when asked for);
+    the decomposition when ``method`` asks for it and the model allows it."""
+    from dataclasses import replace as _replace
+
+    used, why = choose_method(built, method, opts.interface)
+    info = {"method": used, "requested": method, "reason": why}
+    if used == "benders":
+        from .solver.benders import solve_benders
+
+        rep = solve_benders(built.blocks, opts, start)
+        return _replace(rep, decomposition={"requested": method} | rep.decomposition)
+    return _replace(_solve_monolithic(built, opts, start), method="monolithic", decomposition=info)
+
+
+def _solve_monolithic(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None) -> SolveReport:
     if opts.interface == "pyomo" or built.uses_pyomo:
         m, cols = built.model, built._columns
         if start is not None:

@@ -84,6 +84,13 @@ def print_result(res: Any) -> None:
             kt.add_row(str(r["year"]), str(int(r["plants_open"])), f"{r['capacity_open']:,.0f}", f"{r['jobs_cut']:,.0f}",
                        f"{r['units']:,.0f}", fmt.money(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
         out.print(kt)
+    rep = res.report
+    if rep is not None and rep.method == "benders":
+        d = rep.decomposition
+        out.print(f"Method benders: {d.get('rounds')} master rounds (+{d.get('lp_rounds')} LP), {d.get('cuts')} cuts, "
+                  f"{d.get('pieces')} subproblem piece(s)")
+    elif rep is not None and rep.decomposition.get("requested") not in (None, "monolithic"):
+        out.print(f"Method monolithic ({rep.decomposition.get('reason')})", markup=False)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
                                       ("load", "validate", "build", "import", "transfer", "solve", "extract", "total") if k in tm))
@@ -99,6 +106,8 @@ def print_result(res: Any) -> None:
 @click.option("--interface", type=click.Choice(["direct", "pyomo"]), default="direct", show_default=True,
               help="How the model reaches HiGHS.")
 @click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
+@click.option("--method", type=click.Choice(["auto", "monolithic", "benders"]), default=None,
+              help="monolithic MIP, Benders decomposition, or auto (default: instance solver.method).")
 @click.option("--valid-inequalities/--no-valid-inequalities", "vi", default=None,
               help="Force the optional valid inequalities on or off (default: on up to 5,000 flows).")
 @click.option("--scenario", default=None, metavar="NAME",
@@ -112,7 +121,8 @@ def print_result(res: Any) -> None:
 @click.option("--xlsx", "xlsx", is_flag=True, help="Also write result.xlsx into --out (summary and every table).")
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
-          seed: int | None, interface: str, solver_log: bool, vi: bool | None, scenario: str | None,
+          seed: int | None, interface: str, solver_log: bool, method: str | None,
+          vi: bool | None, scenario: str | None,
           scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
     """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
 
@@ -140,7 +150,7 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
     status_line = _StatusLine()
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
-                                  interface=interface, log_solver=solver_log,
+                                  interface=interface, log_solver=solver_log, method=method,
                                   progress=status_line if status_line.enabled and not solver_log else None)
     try:
         if scenario is not None:

@@ -382,6 +382,8 @@ class Result:
             "solver": rep.solver if rep else "HiGHS",
             "solver_version": rep.solver_version if rep else None,
             "nodes": rep.nodes if rep else None,
+            "method": rep.method if rep else None,
+            "decomposition": dict(rep.decomposition) if rep else {},
             "sizes": self.sizes,
             "message": self.message,
             "warnings": [str(w) for w in self.warnings],

@@ -188,6 +188,10 @@ class SolveReport:
     """One-off lazy imports on the first solve of a process (not part of the transfer)."""
     solution: np.ndarray | None = field(default=None, repr=False)
     """Primal values by column (the blocks path), ``None`` without a solution."""
+    method: str = "monolithic"
+    """How the model was solved: ``monolithic`` (one HiGHS MIP) or ``benders`` (:mod:`.benders`)."""
+    decomposition: dict[str, Any] = field(default_factory=dict)
+    """The decomposition's figures (rounds, cuts, master solves, ...) or why it was not used."""
 
 
 def _highspy() -> Any:

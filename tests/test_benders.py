@@ -1,0 +1,212 @@
+"""Benders decomposition (optimizer/solver/benders.py) against the monolithic model and the independent oracles.
+
+- v1 random instances (``randinst.generate``) against the brute-force oracle ``reference.solve``;
+- multi-year v2 instances (``randinst_v2.generate``: dated rows, quotas, bans, rules with
+  selectors, CO2, equity, closure timing, available_from, about a quarter infeasible)
+  against the v2 oracle ``reference_v2.solve`` and the engine's plan re-valued by the oracle;
+- infeasible instances are reported infeasible; single sourcing goes to the monolithic
+  model with the reason; the CLI, the instance setting and summary.json record the method.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import optimizer  # noqa: E402
+import randinst  # noqa: E402
+import randinst_v2  # noqa: E402
+import reference  # noqa: E402
+import reference_v2  # noqa: E402
+from optimizer.data.instance import from_dict  # noqa: E402
+from optimizer.solver.benders import BendersOptions, not_applicable, solve_benders  # noqa: E402
+from optimizer.solver.highs import SolveOptions, solve_blocks  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+V1_SEEDS = list(range(24))
+V2_SEEDS = list(range(32))
+SLOW_V2_SEEDS = list(range(32, 120))
+
+
+def _used(res) -> str:
+    return res.report.method if res.report is not None else "none"
+
+
+@pytest.mark.parametrize("seed", V1_SEEDS)
+def test_v1_benders_equals_bruteforce(tmp_path, seed: int) -> None:
+    folder = randinst.generate(seed, tmp_path / f"s{seed}")
+    ref_status, ref_npv = reference.solve(folder)
+    res = optimizer.solve(folder, mip_gap=1e-9, method="benders")
+    assert str(res.status) == ref_status, f"seed {seed}: benders {res.status}, oracle {ref_status}"
+    if ref_npv is not None:
+        assert res.objective == pytest.approx(ref_npv, rel=1e-6, abs=1e-6), f"seed {seed}"
+        assert res.bound >= res.objective - 1e-6
+    built = optimizer.build(folder)
+    why = not_applicable(built.blocks)
+    if why is None and not built.blocks.notes:
+        assert _used(res) == "benders", res.report.decomposition
+
+
+def _check_v2(seed: int) -> None:
+    cfg = randinst_v2.generate(seed)
+    ref = reference_v2.solve(cfg)
+    res = optimizer.solve(from_dict(cfg), mip_gap=1e-9, method="benders")
+    assert str(res.status) == ref.status, f"seed {seed}: benders {res.status}, oracle {ref.status} ({ref.npv})"
+    if ref.status == "optimal":
+        assert res.objective == pytest.approx(ref.npv, rel=1e-6, abs=1e-6), f"seed {seed}"
+        npv_of_plan = reference_v2.plan_npv(reference_v2.load(cfg), reference_v2.Plan(**res.plan))
+        assert npv_of_plan == pytest.approx(ref.npv, rel=1e-6, abs=1e-6), f"seed {seed}: the plan"
+        d = res.report.decomposition
+        if _used(res) == "benders":
+            assert d["rounds"] >= 1 and d["master_solves"] >= d["rounds"] and d["pieces"] >= 1
+
+
+@pytest.mark.parametrize("seed", V2_SEEDS)
+def test_v2_benders_equals_oracle(seed: int) -> None:
+    _check_v2(seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SLOW_V2_SEEDS)
+def test_v2_benders_equals_oracle_more_seeds(seed: int) -> None:
+    _check_v2(seed)
+
+
+def test_seeds_exercise_the_decomposition() -> None:
+    """Most seeds really go through Benders (not the fallback), multi-year ones in several pieces."""
+    used, pieces = 0, []
+    for seed in V2_SEEDS[:12]:
+        res = optimizer.solve(from_dict(randinst_v2.generate(seed)), mip_gap=1e-9, method="benders")
+        if _used(res) == "benders":
+            used += 1
+            pieces.append(res.report.decomposition["pieces"])
+    assert used >= 8
+    assert max(pieces) >= 3
+
+
+def test_multi_year_pieces_never_mix_years() -> None:
+    from optimizer.solver.benders import _Decomposition
+
+    for seed in (4, 5, 13):
+        built = optimizer.build(from_dict(randinst_v2.generate(seed)))
+        dec = _Decomposition(built.blocks, SolveOptions(), BendersOptions())
+        x = built.blocks.vars["x"]
+        for pc in dec.pieces:
+            xs = pc.cols[(pc.cols >= x.offset) & (pc.cols < x.offset + x.size)] - x.offset
+            assert x.labels["year"].iloc[xs].nunique() <= 1
+
+
+def test_cuts_are_valid_and_tight_on_random_plans() -> None:
+    """Every cut is >= the piece's true value at any plan (weak duality) and equal at its own plan."""
+    import time
+
+    from optimizer.solver.benders import _Decomposition
+
+    rng = np.random.default_rng(0)
+    for seed in (5, 16):
+        built = optimizer.build(from_dict(randinst_v2.generate(seed)))
+        dec = _Decomposition(built.blocks, SolveOptions(), BendersOptions())
+        plans = [np.round(rng.uniform(dec.plo, dec.phi)) for _ in range(4)]
+        cuts = []
+        for p in plans:
+            ev = dec.evaluate(p, time.perf_counter() + 60)
+            for e in ev:
+                assert e.const + e.g @ p == pytest.approx(e.value, rel=1e-7, abs=1e-6)
+            cuts.append(ev)
+        for ev in cuts:
+            for q in plans:
+                truth = dec.evaluate(q, time.perf_counter() + 60)
+                for e, t in zip(ev, truth):
+                    assert e.const + e.g @ q >= t.value - 1e-6 * max(1.0, abs(t.value))
+
+
+def test_infeasible_instances_are_reported_infeasible() -> None:
+    n = 0
+    for seed in V2_SEEDS:
+        cfg = randinst_v2.generate(seed)
+        if reference_v2.solve(cfg).status != "infeasible":
+            continue
+        res = optimizer.solve(from_dict(cfg), method="benders")
+        assert str(res.status) == "infeasible", seed
+        n += 1
+    assert n >= 3
+
+
+def test_single_sourcing_is_routed_to_monolithic_with_the_reason(tmp_path) -> None:
+    folder = randinst.generate(100, tmp_path / "ss", single_sourcing=True)
+    built = optimizer.build(folder)
+    assert "single sourcing" in (not_applicable(built.blocks) or "")
+    res = optimizer.solve(built, method="benders", mip_gap=1e-9)
+    assert res.report.method == "monolithic"
+    assert "single sourcing" in res.report.decomposition["reason"]
+    assert res.summary()["method"] == "monolithic"
+    ref_status, ref_npv = reference.solve(folder)
+    assert str(res.status) == ref_status
+    if ref_npv is not None:
+        assert res.objective == pytest.approx(ref_npv, rel=1e-6, abs=1e-6)
+
+
+def test_tables_come_from_the_fixed_plan_solve() -> None:
+    """Objective, breakdown and bound are consistent: the breakdown sums to the objective."""
+    cfg = randinst_v2.generate(16)
+    res = optimizer.solve(from_dict(cfg), mip_gap=1e-9, method="benders")
+    assert _used(res) == "benders"
+    bd = res.breakdown
+    total = bd.loc[bd["component"] != "npv", "npv"].sum()
+    assert total == pytest.approx(res.objective, rel=1e-9, abs=1e-6)
+    mono = optimizer.solve(from_dict(cfg), mip_gap=1e-9, method="monolithic")
+    assert res.objective == pytest.approx(mono.objective, rel=1e-9, abs=1e-6)
+    assert res.bound == pytest.approx(mono.objective, rel=1e-6, abs=1e-6)
+
+
+def test_time_limit_returns_best_plan_with_gap() -> None:
+    """A tiny time limit: a plan with an honest gap, or no plan, never a wrong 'optimal'."""
+    built = optimizer.build(from_dict(randinst_v2.generate(16)))
+    rep = solve_benders(built.blocks, SolveOptions(time_limit=1e-3, mip_gap=0.0), bopts=BendersOptions())
+    assert rep.method in ("benders", "monolithic")
+    if rep.has_solution:
+        mono = solve_blocks(built.blocks, SolveOptions(mip_gap=1e-9))
+        assert rep.objective <= mono.objective + 1e-6
+        if rep.bound is not None:
+            assert rep.bound >= mono.objective - 1e-6
+        if rep.status.value == "optimal":
+            assert rep.objective == pytest.approx(mono.objective, rel=1e-9, abs=1e-6)
+
+
+def test_auto_picks_monolithic_for_small_models_and_records_why() -> None:
+    res = optimizer.solve(ROOT / "instances" / "tiny", method="auto")
+    assert res.report.method == "monolithic"
+    assert res.report.decomposition["requested"] == "auto"
+    assert "auto" in res.report.decomposition["reason"]
+
+
+def test_instance_setting_and_cli(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    r = CliRunner().invoke(main, ["solve", str(ROOT / "instances" / "tiny"), "--method", "benders", "--out",
+                                  str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    mono = optimizer.solve(ROOT / "instances" / "tiny", method="monolithic")
+    assert s["objective"] == pytest.approx(mono.objective, rel=1e-9)
+    assert s["method"] in ("benders", "monolithic")
+    assert s["decomposition"]["requested"] == "benders"
+    if s["method"] == "benders":
+        assert {"rounds", "cuts", "master_solves", "pieces"} <= set(s["decomposition"])
+    inst = optimizer.load(ROOT / "instances" / "tiny")
+    settings = inst.settings.model_copy(update={"solver": inst.settings.solver.model_copy(update={"method": "benders"})})
+    res = optimizer.solve(inst.replace(settings=settings))
+    assert res.report.decomposition["requested"] == "benders"
+
+
+def test_unknown_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        optimizer.solve(ROOT / "instances" / "tiny", method="dantzig")
