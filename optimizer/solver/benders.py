@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import SolveOptions, SolveReport, Status, Termination, _apply_options, _gap, _highspy, solve_blocks
+from .highs import SolveOptions, SolveReport, Status, Termination, _gap, _highspy, apply_options, solve_blocks
 
 if TYPE_CHECKING:
     from ..models import Blocks
@@ -404,7 +404,7 @@ class _Decomposition:
 
     def _build_master(self, vmax: np.ndarray) -> Any:
         h = self.highspy.Highs()
-        _apply_options(h, replace(self.opts, log=False, time_limit=None))
+        apply_options(h, replace(self.opts, log=False, time_limit=None))
         np_, k = len(self.plan), len(self.pieces)
         cost = np.concatenate([self.cp, np.ones(k)])
         self.master_cost = cost
