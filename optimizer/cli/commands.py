@@ -22,6 +22,10 @@ def print_result(res: Any) -> None:
     out.print(f"[bold]{res.instance}[/]: [bold {colour}]{res.status}[/]"
               + (f" - {res.message}" if res.message else ""))
     if not res.status.has_solution:
+        if getattr(res, "diagnosis", None):
+            from .decision_commands import print_diagnosis
+
+            print_diagnosis(res.diagnosis)
         return
     gap = "-" if res.gap is None else f"{res.gap:.4%}"
     k = res.kpis

@@ -49,3 +49,43 @@ def alternatives(path: Path, count: int, within: float | None, out_dir: Path | N
     if out_dir is not None:
         out.print(f"Written {out_dir}/alternatives.csv")
     sys.exit(EXIT_OK)
+
+
+def print_diagnosis(items: list[dict]) -> None:  # type: ignore[type-arg]
+    """The rules that have to give, one line each."""
+    if not items:
+        return
+    out.print("[bold]Why infeasible[/] (the closest plan, relaxing as little of the written rules as possible):")
+    for it in items:
+        out.print(f"  - {it['message']}  [dim]({it['where']})[/]")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--scenario", default=None, metavar="NAME", help="Diagnose this scenario.")
+@click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
+              help="Scenario file to take --scenario from.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per solve.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write diagnosis.json here.")
+@_guard
+def diagnose(path: Path, scenario: str | None, scenarios_file: Path | None, time_limit: float | None,
+             out_dir: Path | None) -> None:
+    """Explain an infeasible instance: which rule you wrote has to give, and by how much."""
+    from ..studies.diagnose import diagnose as _diagnose
+
+    d = _diagnose(path, scenario=scenario, scenarios_file=scenarios_file, time_limit=time_limit, out=out_dir)
+    if d.feasible:
+        out.print(f"[bold]{d.instance}[/]: [green]feasible[/] - nothing to explain.")
+        sys.exit(EXIT_OK)
+    out.print(f"[bold]{d.instance}[/]: [red]infeasible[/]; {len(d.items)} rule(s) have to give.")
+    print_diagnosis(d.items)
+    t = Table(show_header=True)
+    for c in ("rule", "where", "required", "reachable", "shortfall"):
+        t.add_column(c, justify="right" if c in {"required", "reachable", "shortfall"} else "left", overflow="fold")
+    for it in d.items:
+        t.add_row(*(str(it[c]) if not isinstance(it[c], float) else f"{it[c]:,.6g}"
+                    for c in ("rule", "where", "required", "reachable", "shortfall")))
+    out.print(t)
+    if out_dir is not None:
+        out.print(f"Written {out_dir}/diagnosis.json")
+    sys.exit(EXIT_OK)

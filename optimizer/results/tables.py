@@ -232,6 +232,9 @@ class Result:
     """Name of the scenario solved (set by :func:`optimizer.solve_scenario`), ``None`` for a plain solve."""
     scenario_changes: list[str] = field(default_factory=list)
     """The scenario's applied changes, in order (human-readable)."""
+    diagnosis: list[dict[str, Any]] | None = None
+    """An infeasible solve: the written rules that have to give, each {rule, where, required, reachable,
+    shortfall, years, message} (:mod:`optimizer.studies.diagnose`); ``None`` otherwise."""
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def _table(self, name: str) -> pd.DataFrame:
@@ -352,6 +355,7 @@ class Result:
             "sizes": self.sizes,
             "message": self.message,
             "warnings": [str(w) for w in self.warnings],
+            **({"diagnosis": self.diagnosis} if self.diagnosis is not None else {}),
         }
 
     def write(self, out: str | Path) -> Path:
