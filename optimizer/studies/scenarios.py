@@ -404,6 +404,11 @@ class _Ctx:
         self.log: list[str] = []
         self.problems: list[Problem] = []
         self.settings = inst.settings.model_dump()
+        # keys whose mere presence validation checks (tail_years without periods, horizon_years with
+        # them): keep them only when the instance gives them, or every scenario of a v1 instance fails
+        for k in ("tail_years", "horizon_years"):
+            if k not in inst.settings.model_fields_set:
+                self.settings.pop(k, None)
         self.fixes: dict[tuple[str, str], bool] = {}
         self.threads_set = False
 
