@@ -239,7 +239,7 @@ def diagnose_built(built: Any, *, time_limit: float | None = TIME_LIMIT, mip_gap
     vars_ = dict(mb0.vars)
     vars_["z"] = dataclasses.replace(z, lower=np.zeros(z.size), upper=np.ones(z.size))
     if w is not None and w.size:
-        vars_["w"] = dataclasses.replace(w, lower=np.zeros(w.size), upper=np.maximum(w.upper, _natural_w_upper(data, w.labels)))
+        vars_["w"] = dataclasses.replace(w, lower=np.zeros(w.size), upper=_natural_w_upper(data, w.labels))
     e = dataclasses.replace(mb0, vars=vars_, cons=dict(mb0.cons), costs=[], notes=[])
     n_soft, n_bound = len(soft), len(bound_items)
     n_all = n_soft + n_bound
