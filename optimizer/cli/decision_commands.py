@@ -89,3 +89,41 @@ def diagnose(path: Path, scenario: str | None, scenarios_file: Path | None, time
     if out_dir is not None:
         out.print(f"Written {out_dir}/diagnosis.json")
     sys.exit(EXIT_OK)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--vary", required=True, metavar="SETTING=FROM:TO:STEPS",
+              help="min_jobs_cut, plants_kept.max, plants_kept[0].min, capacity_kept.max, tariff_scale, ...")
+@click.option("--scenario", default=None, metavar="NAME", help="Vary the setting on top of this scenario.")
+@click.option("--scenarios", "scenarios_file", type=click.Path(path_type=Path), default=None,
+              help="Scenario file to take --scenario from.")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Local processes (default: CPUs; 0 = inline).")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Run the points on this Dask scheduler.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("frontier"), show_default=True,
+              help="Batch folder (resumable); frontier.csv, frontier.png and frontier.html are written here.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per point.")
+@click.option("--mip-gap", type=click.FloatRange(0, 1), help="Relative MIP gap per point.")
+@click.option("--force", is_flag=True, help="Solve every point again.")
+@_guard
+def frontier(path: Path, vary: str, scenario: str | None, scenarios_file: Path | None, workers: int | None,
+             scheduler: str | None, out_dir: Path, time_limit: float | None, mip_gap: float | None, force: bool) -> None:
+    """NPV against one setting, solved at STEPS values in parallel; where the plan changes; dominated points."""
+    from ..studies.frontier import frontier as _frontier
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give either --workers or --scheduler, not both.")
+    tab = _frontier(path, vary, scenario=scenario, scenarios_file=scenarios_file, workers=workers, scheduler=scheduler,
+                    out=out_dir, time_limit=time_limit, mip_gap=mip_gap, progress=True, force=force)
+    t = Table(title=f"NPV against {tab['setting'].iloc[0]}", show_header=True)
+    for c, j in (("value", "right"), ("status", "left"), ("NPV", "right"), ("closed", "right"), ("plan", "left"),
+                 ("", "left")):
+        t.add_column(c, justify=j, overflow="fold")  # type: ignore[arg-type]
+    for r in tab.itertuples():
+        ok = r.status in ("optimal", "feasible")
+        flag = ("plan changes" if r.plan_changed else "") + (" dominated" if r.dominated else "")
+        t.add_row(f"{r.value:,.6g}", r.status, _money(r.npv) if ok else "-", str(r.plants_closed) if ok else "-",
+                  (r.closed or "none") if ok else "-", flag.strip())
+    out.print(t)
+    out.print(f"Written {out_dir}/frontier.csv, frontier.png, frontier.html")
+    sys.exit(EXIT_OK if (tab["status"].isin(["optimal", "feasible"])).any() else EXIT_NO_SOLUTION)

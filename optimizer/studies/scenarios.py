@@ -91,7 +91,7 @@ __all__ = [
 BASE = "base"
 """Reserved scenario name: the base instance, unchanged."""
 
-SETTINGS_KEYS = ("plants_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate", "duty_basis",
+SETTINGS_KEYS = ("plants_kept", "capacity_kept", "min_jobs_cut", "solver", "horizon_years", "discount_rate", "duty_basis",
                  "single_sourcing")
 """``instance.yaml`` keys a scenario (or a batch job) may change."""
 
