@@ -310,3 +310,13 @@ def test_random_scan_relaxed_by_the_shortfall_is_feasible(tmp_path: Path) -> Non
         except InstanceError:
             continue
     assert n >= 60, n
+
+
+def test_validate_counts_warnings(tmp_path: Path) -> None:
+    folder = randinst_v2.write(two_plants(min_jobs_cut=200), tmp_path / "w")  # 200 > 130 jobs: a warning
+    run = subprocess.run([sys.executable, "-m", "optimizer", "validate", str(folder)], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert run.returncode == 0 and "OK with 1 warning" in run.stdout, run.stdout + run.stderr
+    run = subprocess.run([sys.executable, "-m", "optimizer", "validate", str(folder), "--strict"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert run.returncode == 2

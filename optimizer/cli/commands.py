@@ -138,7 +138,9 @@ def validate(path: Path, strict: bool) -> None:
         counts = f"{n_flows:,} flows, {data.n_flows:,} flow-years ({span})"
     else:
         counts = f"{data.n_flows:,} flows"
-    out.print(f"[green]OK[/]: {inst.name}: {sizes}; {counts}")
+    n_w = len(warnings)
+    ok = f"OK with {n_w} warning{'s' if n_w != 1 else ''}" if n_w else "OK"
+    out.print(f"[green]{ok}[/]: {inst.name}: {sizes}; {counts}")
 
 
 @main.command()

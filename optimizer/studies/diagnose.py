@@ -309,11 +309,25 @@ def diagnose_built(built: Any, *, time_limit: float | None = TIME_LIMIT, mip_gap
             bgroups.setdefault(grp, []).append((info, float(viol[n_soft + k])))
     for grp, lst in bgroups.items():
         items.append(_bound_item(grp, lst, multi, z, zplan, w, x))
+    tight = _merge_exact(tight)
     if tight and items:
         suffix = " while " + ", ".join(tight) + (" holds" if len(tight) == 1 else " hold")
         for it in items[n_pre:]:
             it["message"] += suffix
     return Diagnosis(name, not items, items, str(rep.status))
+
+
+def _merge_exact(tight: list[str]) -> list[str]:
+    """'plants_kept min 10', 'plants_kept max 10' -> 'plants_kept 10' (an exact rule, as the user wrote it)."""
+    out = list(tight)
+    for t in tight:
+        parts = t.split(" ")
+        if len(parts) == 3 and parts[1] == "min":
+            twin = f"{parts[0]} max {parts[2]}"
+            if twin in out:
+                out[out.index(t)] = f"{parts[0]} {parts[2]}"
+                out.remove(twin)
+    return out
 
 
 def _no_rule(built: Any, items: list[dict[str, Any]]) -> Diagnosis:
