@@ -167,7 +167,7 @@ def test_precedence_extends_then_own_settings_then_changes_then_overrides(tiny: 
     })
     assert [s.name for s in resolve_chain("child", cat)] == ["parent", "child"]
     a = apply_scenario(tiny, "child", cat, overrides={"horizon_years": 4})
-    assert a.instance.settings.min_jobs_cut == 10 and a.instance.settings.horizon_years == 4
+    assert a.instance.settings.min_jobs_cut.min == 10 and a.instance.settings.horizon_years == 4
     assert a.instance.tables["demand"].set_index("market").loc["TH", "max_units"] == 20  # set 40, then x 0.5
     assert a.changes[0].startswith("(from parent) ")
     assert not a.changes[-2].startswith("(from")

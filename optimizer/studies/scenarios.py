@@ -664,7 +664,15 @@ def _merge_settings(ctx: _Ctx, sc_name: str, where: str, settings: Mapping[str, 
                                    fix=f"Use one of: {', '.join(SETTINGS_KEYS)}."))
             continue
         if k in _MERGED_KEYS and isinstance(v, Mapping):
-            cur = dict(ctx.settings.get(k) or {})
+            base = ctx.settings.get(k)
+            if isinstance(base, list):  # rule lists (plants_kept): a mapping merges into the one rule
+                if len(base) > 1:
+                    ctx.problems.append(_p(where, sc_name, f"setting '{k}': the instance has {len(base)} rules, so a "
+                                           "mapping cannot be merged into them.", column=f"{label}.{k}",
+                                           fix=f"Give the whole list of {k} rules."))
+                    continue
+                base = base[0] if base else {}
+            cur = dict(base or {})
             for kk, vv in v.items():
                 ctx.log.append(f"settings.{k}.{kk}: {_fmt(cur.get(kk))} -> {_fmt(vv)}")
                 cur[kk] = vv
