@@ -7,6 +7,9 @@ The public API::
     built = optimizer.build(inst)                        # blocks; built.model = the Pyomo model, to extend
     res = optimizer.solve(built)
     index = optimizer.run_batch("runs.yaml", "out/")     # many jobs, locally or on Dask
+    best = optimizer.alternatives(inst, count=5)         # the 5 best closure schedules
+    why = optimizer.diagnose(inst)                       # which rule has to give, if infeasible
+    fr = optimizer.frontier(path, "min_jobs_cut=0:30000:7")  # NPV against a rule, in parallel
 
 Names are imported on first use (PEP 562), so ``import optimizer`` and the command
 line start without loading pandas, Pyomo or the solver.
@@ -46,6 +49,9 @@ _LAZY: dict[str, str] = {
     "run_batch": ".studies.batch",
     "compare": ".studies.compare",
     "explain": ".studies.explain",
+    "alternatives": ".studies.alternatives",
+    "diagnose": ".studies.diagnose",
+    "frontier": ".studies.frontier",
     "Instance": ".data.instance",
     "Result": ".results.tables",
     "apply_scenario": ".studies.scenarios",
@@ -68,7 +74,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, Termination
     from .studies.batch import read_index, run_batch
     from .studies.compare import compare
+    from .studies.alternatives import alternatives
+    from .studies.diagnose import diagnose
     from .studies.explain import explain
+    from .studies.frontier import frontier
     from .studies.scenarios import apply_scenario, load_scenarios, solve_scenario
     from .studies.sets import load_scenario_sets, solve_set
 
@@ -108,10 +117,13 @@ __all__ = [
     "Status",
     "Termination",
     "__version__",
+    "alternatives",
     "apply_scenario",
     "build",
     "compare",
+    "diagnose",
     "explain",
+    "frontier",
     "load",
     "load_scenario_sets",
     "load_scenarios",

@@ -185,6 +185,7 @@ def solve(
     log_solver: bool = False,
     progress: Callable[[SolveProgress], None] | None = None,
     method: str | None = None,
+    diagnose: bool = True,
 ) -> Result:
     """Solve an instance (path, :class:`Instance` or :class:`BuiltModel`) and return a :class:`Result`.
 
@@ -199,6 +200,8 @@ def solve(
     :mod:`optimizer.solver.benders`; models it does not accept, e.g. single sourcing,
     are solved monolithically and the reason is recorded) or ``"auto"`` (see
     :func:`choose_method`); ``None`` = the instance's ``solver.method``.
+    An infeasible solve carries ``Result.diagnosis`` (the written rules that have to give, see
+    :mod:`optimizer.studies.diagnose`) unless ``diagnose=False``.
     """
     t_start = time.perf_counter()
     check_options(SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed))
@@ -227,8 +230,11 @@ def solve(
     if mb.notes:
         msg = "; ".join(mb.notes)
         timings.update(transfer=0.0, solve=0.0, extract=0.0, total=time.perf_counter() - t_start)
-        return Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
-                      warnings=built.warnings, context=context_of(built.instance, data.annuity))
+        res = Result(Status.INFEASIBLE, None, None, None, None, timings, instance=name, message=msg,
+                     warnings=built.warnings, context=context_of(built.instance, data.annuity))
+        if diagnose:
+            res.diagnosis = _diagnosis(built, opts)
+        return res
     report: SolveReport = _solve_built(built, opts, start, method)
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
@@ -241,9 +247,26 @@ def solve(
     message = report.message
     if report.status is Status.FEASIBLE and not message and report.gap is not None:
         message = f"stopped ({report.termination.value}) with a feasible plan; gap {report.gap:.3%}"
-    return Result(report.status, report.objective, report.bound, report.gap, report, timings, instance=name,
-                  message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables,
-                  context=context_of(built.instance, data.annuity))
+    res = Result(report.status, report.objective, report.bound, report.gap, report, timings, instance=name,
+                 message=message, warnings=built.warnings, sizes=report.sizes, _tables=tables,
+                 context=context_of(built.instance, data.annuity))
+    if diagnose and report.status is Status.INFEASIBLE and not built.uses_pyomo:
+        t4 = time.perf_counter()
+        res.diagnosis = _diagnosis(built, opts)
+        timings["diagnose"] = time.perf_counter() - t4
+    return res
+
+
+def _diagnosis(built: BuiltModel, opts: SolveOptions) -> list[dict[str, Any]] | None:
+    """The written rules that have to give (an elastic re-solve, at most 20 s); ``None`` if it fails."""
+    from .studies.diagnose import TIME_LIMIT, diagnose_built
+
+    try:
+        limit = TIME_LIMIT if opts.time_limit is None else min(TIME_LIMIT, opts.time_limit)
+        return diagnose_built(built, time_limit=limit, threads=opts.threads).items
+    except Exception as exc:  # the diagnosis is a courtesy: never lose the solve's result to it
+        log.warning("could not diagnose the infeasibility: %s", exc)
+        return None
 
 
 METHODS = ("auto", "monolithic", "benders")

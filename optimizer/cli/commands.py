@@ -45,6 +45,10 @@ def print_result(res: Any) -> None:
     out.print(f"[bold]{res.instance}[/]: [bold {colour}]{res.status}[/]"
               + (f" - {res.message}" if res.message else ""))
     if not res.status.has_solution:
+        if getattr(res, "diagnosis", None):
+            from .decision_commands import print_diagnosis
+
+            print_diagnosis(res.diagnosis)
         return
     gap = "-" if res.gap is None else f"{res.gap:.4%}"
     k = res.kpis
@@ -251,7 +255,8 @@ def validate(path: Path, strict: bool, scenarios_file: Path | None) -> None:
     else:
         counts = f"{data.n_flows:,} flows"
     scen = f"; {len(scenarios)} scenario(s) checked" if scenarios else ""
-    head = f"[yellow]OK with {len(warnings)} warning(s)[/]" if warnings else "[green]OK[/]"
+    n_w = len(warnings)
+    head = f"[yellow]OK with {n_w} warning{'s' if n_w != 1 else ''}[/]" if n_w else "[green]OK[/]"
     out.print(f"{head}: {inst.name}: {sizes}; {counts}{scen}")
 
 

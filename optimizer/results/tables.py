@@ -265,6 +265,9 @@ class Result:
     """The scenario's applied changes, in order (human-readable)."""
     context: dict[str, Any] = field(default_factory=dict)
     """Currency, horizon, coordinates and market countries (:func:`context_of`), for reports."""
+    diagnosis: list[dict[str, Any]] | None = None
+    """An infeasible solve: the written rules that have to give, each {rule, where, required, reachable,
+    shortfall, years, message} (:mod:`optimizer.studies.diagnose`); ``None`` otherwise."""
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def _table(self, name: str) -> pd.DataFrame:
@@ -388,6 +391,7 @@ class Result:
             "message": self.message,
             "warnings": [str(w) for w in self.warnings],
             "context": self.context,
+            **({"diagnosis": self.diagnosis} if self.diagnosis is not None else {}),
         }
 
     def write(self, out: str | Path) -> Path:
