@@ -57,7 +57,7 @@ COLUMNS = [
     "time_load", "time_validate", "time_build", "time_import", "time_transfer", "time_highs", "time_extract",
     "time_other", "time_total", "peak_mem_mb", "time_limit", "mip_gap",
     "ref_build", "ref_mps_read", "ref_highs", "ref_status", "ref_objective", "ref_nodes", "ref_variables",
-    "ref_rows", "ref_nonzeros", "ref_peak_mem_mb", "ref_agrees",
+    "ref_rows", "ref_nonzeros", "ref_fixed_columns", "ref_fixed_nonzeros", "ref_peak_mem_mb", "ref_agrees",
     "overhead_ratio", "build_speed_ratio", "mps_speed_ratio", "error", "started_utc",
 ]
 
@@ -110,8 +110,10 @@ def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_
     ref = build_highs(data, valid_inequalities=valid_inequalities)
     out: dict[str, Any] = {"ref_build": ref.seconds, "ref_variables": ref.sizes["variables"],
                            "ref_rows": ref.sizes["rows"], "ref_nonzeros": ref.sizes["nonzeros"],
-                           "ref_binaries": ref.sizes["binaries"]}
+                           "ref_binaries": ref.sizes["binaries"], "ref_fixed_columns": ref.fixed_columns,
+                           "ref_fixed_nonzeros": ref.fixed_nonzeros}
     h = ref.highs
+    offset = ref.offset
     if mps:
         with tempfile.TemporaryDirectory(dir=S.WORK) as tmp:
             f = Path(tmp) / "model.mps"
@@ -123,20 +125,10 @@ def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_
     if solve:
         # an MPS file carries no objective offset; give it back so objectives compare
         if mps:
-            h.changeObjectiveOffset(build_offset(data))
+            h.changeObjectiveOffset(offset)
         out.update(run_highs(h, time_limit, mip_gap))
     out["peak_mem_mb_self"] = _peak_mb()
     return out
-
-
-def build_offset(data: Any) -> float:
-    import numpy as np
-
-    st = data.plants["status"].to_numpy()
-    fixed = data.plants["fixed_cost"].to_numpy(float)
-    closure = data.plants["closure_cost"].to_numpy(float)
-    keep = st == "keep"
-    return float(-closure.sum() + (-data.annuity * fixed[keep] + closure[keep]).sum())
 
 
 def _child_main(argv: Sequence[str]) -> int:
@@ -267,6 +259,7 @@ def make_row(spec_name: str, suite: str, path: Path, ours: dict[str, Any], ref: 
         "ref_build": rb, "ref_mps_read": rm, "ref_highs": _f(ref.get("ref_highs")), "ref_status": ref.get("ref_status", ""),
         "ref_objective": ref_own, "ref_nodes": ref.get("ref_nodes"), "ref_variables": ref.get("ref_variables"),
         "ref_rows": ref.get("ref_rows"), "ref_nonzeros": ref.get("ref_nonzeros"),
+        "ref_fixed_columns": ref.get("ref_fixed_columns"), "ref_fixed_nonzeros": ref.get("ref_fixed_nonzeros"),
         "ref_peak_mem_mb": ref.get("peak_mem_mb") if ref else None, "ref_agrees": ref_agrees,
         "overhead_ratio": overhead, "build_speed_ratio": bsr, "mps_speed_ratio": msr,
         "error": " | ".join(errs).replace("\n", " "), "started_utc": started,
