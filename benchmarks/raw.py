@@ -220,7 +220,11 @@ def build(doc: dict[str, Any], t: dict[str, pd.DataFrame]) -> tuple[dict[str, An
     ub = np.concatenate([np.full(n, np.inf), zub, np.ones(int(w_used.sum()))])
     integ = np.concatenate([np.zeros(n, np.int32), np.ones(ncol - n, np.int32)])
 
-    # ------------------------------------------------------------------ rows, as (row, col, val) triples
+    # ------------------------------------------------------------------ rows
+    # x's coefficients are all 1 and each flow is in at most one row of each family: its rows go
+    # into one (flows x families) array, so x's CSC part is a mask and a flatten (no sort).  The
+    # other terms (z, w: a few per row) are (row, col, val) triples.
+    XR: list[np.ndarray] = []
     R: list[np.ndarray] = []
     C: list[np.ndarray] = []
     X: list[np.ndarray] = []
@@ -229,15 +233,19 @@ def build(doc: dict[str, Any], t: dict[str, pd.DataFrame]) -> tuple[dict[str, An
     nrow = 0
     fx = np.arange(n)
 
-    def family(code: np.ndarray, items: np.ndarray, lo: Any, hi: Any, extra: tuple[np.ndarray, np.ndarray] | None
-               = None, first_of: bool = False) -> np.ndarray:
-        """Rows "sum of x over items with the same code" (+ one extra term per row); the distinct codes."""
+    def family(code: np.ndarray, items: np.ndarray, lo: Any, hi: Any, extra: Any = None) -> np.ndarray:
+        """Rows "sum of x over items with the same code" (+ one extra term per row); the distinct codes.
+
+        Codes are small non-negative integers: distinct codes by a dense mark (O(n), no sort)."""
         nonlocal nrow
-        u, row = np.unique(code, return_inverse=True)
+        used = np.zeros(int(code.max()) + 1, dtype=bool)
+        used[code] = True
+        u = np.flatnonzero(used)
+        row = (np.cumsum(used) - 1)[code]
         k = len(u)
-        R.append(row + nrow)
-        C.append(items)
-        X.append(np.ones(len(items)))
+        xr = np.full(n, -1, dtype=np.int64)
+        xr[items] = row + nrow
+        XR.append(xr)
         if extra is not None:
             ec, ev = extra(u) if callable(extra) else extra
             R.append(np.arange(k) + nrow)
@@ -285,9 +293,15 @@ def build(doc: dict[str, Any], t: dict[str, pd.DataFrame]) -> tuple[dict[str, An
     tm["rows"] = time.perf_counter() - t3
 
     t4 = time.perf_counter()
-    A = sp.csc_matrix((np.concatenate(X), (np.concatenate(R), np.concatenate(C))), shape=(nrow, ncol))
-    A.sum_duplicates()
-    A.eliminate_zeros()
+    xr = np.stack(XR, axis=1)                                   # (flows, families), rows ascending
+    mask = xr >= 0
+    x_ptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))])
+    x_idx = xr[mask]                                            # row-major: column by column
+    rest = sp.csc_matrix((np.concatenate(X), (np.concatenate(R), np.concatenate(C) - n)), shape=(nrow, ncol - n))
+    rest.sum_duplicates()
+    rest.eliminate_zeros()
+    A = sp.csc_matrix((np.concatenate([np.ones(len(x_idx)), rest.data]), np.concatenate([x_idx, rest.indices]),
+                       np.concatenate([x_ptr, x_ptr[-1] + rest.indptr[1:]])), shape=(nrow, ncol))
     tm["csc"] = time.perf_counter() - t4
     arrays = dict(n=ncol, nrow=nrow, A=A, c=cost, lb=lb, ub=ub, rlo=np.concatenate(LO), rhi=np.concatenate(HI),
                   integ=integ, offset=offset, flows=n)
