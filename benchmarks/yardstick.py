@@ -5,9 +5,10 @@ with that target), ``runs`` pairs of subprocesses, one after the other (engine, 
 raw, ...; pairing keeps the ratio meaningful when the machine's speed drifts):
 
 engine
-    ``python -m optimizer solve PATH --time-limit T``: the whole command as a user runs it.
-    Its phases before HiGHS starts (load, validate = validation + prepare, build, one-off
-    imports, transfer = CSC assembly + ``passModel``) are the ``Time (s):`` line it prints;
+    ``python -m optimizer solve PATH --time-limit T --out DIR``: the whole command as a user
+    runs it.  Its phases before HiGHS starts (load, validate = validation + prepare, build,
+    one-off imports, transfer = CSC assembly + ``passModel``) are the ``timings`` of the
+    ``summary.json`` it writes (the printed ``Time (s):`` line comes only with a solution);
     its peak memory is the process's ``ru_maxrss`` (``os.wait4``).
 raw
     ``python -m benchmarks.raw PATH --time-limit T``: read + build + pass (timed inside,
@@ -132,9 +133,21 @@ def measure(flows: int = 1_000_000, time_limit: float = 1.0, runs: int = 3, star
     py = sys.executable
     pairs = []
     for i in range(runs):
-        eng = run_cmd([py, "-m", "optimizer", "solve", str(path), "--time-limit", f"{time_limit:g}"],
-                      max_rss_mb=max_rss_mb)
-        eng["times"] = engine_times(eng.pop("stdout"))
+        with tempfile.TemporaryDirectory() as tmp:
+            # --out: summary.json holds the timings also when there is no solution (the printed
+            # "Time (s):" line comes only with one); without a solution it writes just that file
+            eng = run_cmd([py, "-m", "optimizer", "solve", str(path), "--time-limit", f"{time_limit:g}",
+                           "--out", str(Path(tmp) / "out")], max_rss_mb=max_rss_mb)
+            summ = Path(tmp) / "out" / "summary.json"
+            stdout = eng.pop("stdout")
+            if summ.is_file():
+                doc = json.loads(summ.read_text(encoding="utf-8"))
+                eng["times"] = doc.get("timings") or {}
+                eng["status"] = doc.get("status")
+                eng["sizes"] = doc.get("sizes")
+            else:
+                eng["times"] = engine_times(stdout)
+                eng["tail"] = stdout[-800:]
         with tempfile.TemporaryDirectory() as tmp:
             js = Path(tmp) / "raw.json"
             raw = run_cmd([py, "-m", "benchmarks.raw", str(path), "--time-limit", f"{time_limit:g}", "--json", str(js)],
@@ -202,7 +215,9 @@ def write(res: dict[str, Any], results: Path) -> str:
         f"{mi.get('memory', '?')} RAM, shared with other jobs: load average {min(loads):.1f}-{max(loads):.1f} "
         "during the runs (2 cores: figures are slower than on an idle machine, both sides alike). "
         f"Versions: {mi['versions']}.", "",
-        "**engine** = `python -m optimizer solve PATH --time-limit 1`, phases from its `Time (s):` line; "
+        "**engine** = `python -m optimizer solve PATH --time-limit 1 --out DIR`, phases from the `timings` of "
+        "its `summary.json` (without a solution that is the only file `--out` writes; the printed `Time (s):` line "
+        "comes only with a solution); "
         "**raw** = `python -m benchmarks.raw PATH --time-limit 1` (pandas `read_csv`, pandas joins for the flow "
         "set, numpy rows, CSC arrays, one `passModel`; no engine code). Peak memory = each whole process's "
         "`ru_maxrss` (`os.wait4`), the raw one including the same 1 s HiGHS run.", "",
