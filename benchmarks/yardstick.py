@@ -257,7 +257,8 @@ def write(res: dict[str, Any], results: Path) -> str:
     text = "\n".join(lines) + "\n"
     results.mkdir(parents=True, exist_ok=True)
     (results / "yardstick.md").write_text(text, encoding="utf-8")
-    (results / "yardstick.json").write_text(json.dumps(res, indent=1, default=float), encoding="utf-8")
+    js = json.dumps(res, indent=1, default=float).replace(str(S.ROOT) + "/", "").replace(sys.executable, "python")
+    (results / "yardstick.json").write_text(js, encoding="utf-8")
     return text
 
 
