@@ -131,6 +131,7 @@ def measure(flows: int = 1_000_000, time_limit: float = 1.0, runs: int = 3, star
     """Everything the yardstick reports, as a dict (see the module docstring)."""
     name, path = instance(flows)
     py = sys.executable
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     pairs = []
     for i in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +162,8 @@ def measure(flows: int = 1_000_000, time_limit: float = 1.0, runs: int = 3, star
         print(f"pair {i + 1}/{runs}: engine {e} s, raw {r} s, ratio {pairs[-1]['ratio']}, peak engine "
               f"{eng['peak_mb']:.0f} MB raw {raw['peak_mb']:.0f} MB, load {eng['load_before']:.1f}", flush=True)
     res: dict[str, Any] = {"instance": name, "path": str(path), "flows": _meta_flows(path), "time_limit": time_limit,
-                           "runs": runs, "pairs": pairs, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                           "runs": runs, "pairs": pairs, "started_utc": started,
+                           "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     res["median"] = {
         "engine_before_highs": _median([p["engine_before_highs"] for p in pairs]),
         "raw_before_highs": _median([p["raw_before_highs"] for p in pairs]),
@@ -209,7 +211,8 @@ def write(res: dict[str, Any], results: Path) -> str:
     lines = [
         "# Issue 9 yardstick: the engine against a raw vectorised build", "",
         f"Instance `{res['instance']}` (generated, seed {S.SCALE_SEED}; {res['flows']:,} flows), measured "
-        f"{res['started_utc']} by `python -m benchmarks yardstick --flows {res['flows'] and _target(res)}` "
+        f"{res['started_utc']}{' - ' + res['finished_utc'] if res.get('finished_utc') else ''} (the pairs) by "
+        f"`python -m benchmarks yardstick --flows {res['flows'] and _target(res)}` "
         f"({res['runs']} pairs of subprocesses, engine and raw in turn; medians). HiGHS time limit "
         f"{res['time_limit']:g} s in both. Machine: {mi.get('nproc')} CPUs ({mi.get('cpu', '?')}), "
         f"{mi.get('memory', '?')} RAM, shared with other jobs: load average {min(loads):.1f}-{max(loads):.1f} "
@@ -254,6 +257,7 @@ def write(res: dict[str, Any], results: Path) -> str:
         for label, d in res["startup"].items():
             lines.append(f"| `{label}` | {d['median']:.2f} | {d['min']:.2f} / {d['max']:.2f} | {targets.get(label, '')} "
                          f"| {d['load']:.1f} |")
+    lines += ["", "Which targets are met and why: [NOTES.md](NOTES.md) (the run of 2026-12-02)."]
     text = "\n".join(lines) + "\n"
     results.mkdir(parents=True, exist_ok=True)
     (results / "yardstick.md").write_text(text, encoding="utf-8")
