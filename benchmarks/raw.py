@@ -174,8 +174,11 @@ def build(doc: dict[str, Any], t: dict[str, pd.DataFrame]) -> tuple[dict[str, An
         ta["powertrain"] != "*").to_numpy()
     # per wildcard pattern (8 at most), a dense look-up of the rows of that pattern, then keep the most specific
     tpat = (to >= 0) * 4 + (tmk >= 0) * 2 + (tpt >= 0)
-    for pat in np.unique(tpat):
-        rows = np.flatnonzero(tpat == pat)
+    # a row naming an origin, market or powertrain that does not exist matches nothing (not a wildcard)
+    dead = ((ta["origin"] != "*").to_numpy() & (to < 0)) | ((ta["market"] != "*").to_numpy() & (tmk < 0)) | (
+        (ta["powertrain"] != "*").to_numpy() & (tpt < 0))
+    for pat in np.unique(tpat[~dead]):
+        rows = np.flatnonzero((tpat == pat) & ~dead)
         dims = (nC if pat & 4 else 1, nM if pat & 2 else 1, nT if pat & 1 else 1)
         look = np.full(dims, -1)
         zr, zk = np.zeros(len(rows), np.int64), np.zeros(len(uk), np.int64)
