@@ -2,6 +2,7 @@
 
 Other commands: ``summary`` (regenerate results/SUMMARY.md), ``interfaces`` (direct vs
 pyomo transfer on one large generated instance), ``vi`` (valid inequalities on/off),
+``yardstick`` (issue 9's targets: the engine against the raw build of ``benchmarks/raw.py``),
 ``list SUITE`` (instances and their time limits).
 """
 
@@ -66,11 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--results", type=Path, default=None, help="default benchmarks/scratch or $BENCH_RESULTS")
     v.add_argument("--stop-at", default=None)
 
+    y = sub.add_parser("yardstick", help="issue 9's targets in one run: engine vs the raw build (benchmarks/raw.py), "
+                                         "peak memory, start-up")
+    y.add_argument("--flows", type=int, default=1_000_000, help="generated instance of this many target flows")
+    y.add_argument("--runs", type=int, default=3, help="pairs of engine/raw subprocesses (medians reported)")
+    y.add_argument("--time-limit", type=float, default=1.0, help="HiGHS time limit of both (s)")
+    y.add_argument("--no-startup", action="store_true", help="skip timing --help and the nissan_2026 solve")
+    y.add_argument("--max-rss-mb", type=float, default=12_000, help="kill a subprocess above this resident memory")
+    y.add_argument("--results", type=Path, default=None, help="default benchmarks/scratch or $BENCH_RESULTS")
+
     ls = sub.add_parser("list", help="list a suite's instances and time limits")
     ls.add_argument("suite", choices=S.SUITES)
 
     a = ap.parse_args(argv)
-    if a.cmd in ("run", "interfaces", "vi") and a.results is None:
+    if a.cmd in ("run", "interfaces", "vi", "yardstick") and a.results is None:
         a.results = scratch()
         print(f"results go to {a.results} (pass --results benchmarks/results to update the committed ones)",
               file=sys.stderr)
@@ -97,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "vi":
         print(runner.run_vi(a.time_limit, a.results, resume=not a.fresh, stop_at=_stop(a.stop_at)))
+        return 0
+    if a.cmd == "yardstick":
+        from . import yardstick
+
+        res = yardstick.measure(a.flows, a.time_limit, a.runs, startup=not a.no_startup, max_rss_mb=a.max_rss_mb)
+        print(yardstick.write(res, a.results))
         return 0
     if a.cmd == "list":
         for x in S.suite(a.suite):

@@ -3,12 +3,13 @@
 :func:`build_highs` turns the engine's prepared data (``optimizer.data.prepare.prepare``)
 into a populated ``highspy.Highs`` object with a handful of numpy operations and
 four highspy calls (``addVars``, ``changeColsCost``, ``changeColsIntegrality``,
-``addRows``), no modelling layer.  It mirrors ``models/network_design.py`` and
-``models/constraints.py`` row family by row family, including what Pyomo's
-standard-form compiler does with fixed plant variables (``status`` keep/close):
-they are constants, not columns, and move into the row bounds.  So the sizes
-(columns, binaries, rows, nonzeros) equal the engine's and the runner records
-whether they do (``ref_same_size``) and whether both reach the same optimum.
+``addRows``), no modelling layer.  It mirrors the engine's blocks (``models/plants.py``,
+``flows.py``, ``software.py``) row family by row family for v1 instances.  Like the engine's
+blocks (and unlike Pyomo's standard form, which the rows measured before 2026-12 compared
+against), a fixed plant (``status`` keep/close) is a column with lower = upper, so the sizes
+(columns, binaries, rows, nonzeros) equal the engine's; :class:`RefModel` also says how many
+columns and nonzeros are such fixed plants, so a comparison with the old standard-form sizes
+can remove them.  The runner records whether both reach the same optimum.
 
 :func:`write_mps` writes that model once to an MPS file (outside any timed
 region); :func:`read_mps` times highspy reading it back, the path of a user who
@@ -35,6 +36,11 @@ class RefModel:
     seconds: float
     sizes: dict[str, int]
     offset: float
+    fixed_columns: int = 0
+    """Plant columns with lower = upper (status keep/close): columns in the engine's blocks and here,
+    constants in Pyomo's standard form (what the sizes of the rows before 2026-12 counted)."""
+    fixed_nonzeros: int = 0
+    """Matrix entries on those fixed columns."""
 
 
 class _Rows:
@@ -64,26 +70,34 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
                 per_flow: bool = False) -> RefModel:
     """Build the network-design MIP of ``data`` in highspy with vectorised calls (timed).
 
+    v1 instances only (one pseudo-year, no tariff-rate quotas, no CO2 caps, no
+    ``capacity_kept``): anything else raises ``NotImplementedError``.  Like the engine,
+    every plant is a column z_p; a fixed one (status keep/close) has lower = upper.
+
     ``per_flow=False`` (default) mirrors the engine's current rows: software and valid
     inequalities aggregated per (v, s, m) and (p, v, m); ``per_flow=True`` writes them per
     flow as the contract states them (same integer solutions, more rows).
     """
     import highspy
 
+    if len(data.years) != 1 or data.multi_year:
+        raise NotImplementedError("the vectorised reference covers v1 (single-year) instances only")
+    if not data.quotas.empty or any(r.kind in ("co2_cap", "capacity_kept") for r in data.rules):
+        raise NotImplementedError("the vectorised reference has no tariff-rate quotas, CO2 caps or capacity_kept")
     t0 = time.perf_counter()
     inf = np.inf
     fl = data.flows
     n = len(fl)
     plants = data.plants
-    status = plants["status"].to_numpy()
-    free = status == "free"
-    zfix = np.where(status == "keep", 1.0, 0.0)           # value of a fixed z (ignored when free)
     npl = len(plants)
-    zcol = np.full(npl, -1, dtype=np.int64)
-    zcol[free] = n + np.arange(int(free.sum()))
-    ncol = n + int(free.sum())
+    zlb = np.array([float(v[0]) for v in plants["z_lb"]]) if npl else np.zeros(0)
+    zub = np.array([float(v[0]) for v in plants["z_ub"]]) if npl else np.zeros(0)
+    free = zlb < zub
+    zcol = n + np.arange(npl, dtype=np.int64)              # every plant is a column (fixed: lb = ub)
+    ncol = n + npl
     fp = plants.index.get_indexer(fl["plant"])            # plant position per flow
     cap = plants["capacity"].to_numpy(float)
+    maxu_f = fl["max_units"].to_numpy(float)
 
     # w: non-default stacks some flow uses
     used = fl[["model", "stack"]].drop_duplicates()
@@ -107,25 +121,22 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
         gp = np.unique(fp)
         row_of_plant = np.full(npl, -1)
         row_of_plant[gp] = np.arange(len(gp))
-        fr = gp[free[gp]]
-        R.add(len(gp), np.concatenate([row_of_plant[fp], row_of_plant[fr]]),
-              np.concatenate([fidx, zcol[fr]]), np.concatenate([np.ones(n), -cap[fr]]),
-              -inf, np.where(free[gp], 0.0, cap[gp] * zfix[gp]))
-    # line capacity
-    if n and not data.lines.empty:
-        lc = fl[["plant", "model"]].merge(data.lines, on=["plant", "model"], how="left")["capacity"].to_numpy(float)
-        has = ~np.isnan(lc)
-        if has.any():
-            sub = fl.loc[has, ["plant", "model"]]
-            code = sub.groupby(["plant", "model"], sort=True).ngroup().to_numpy()
-            k = int(code.max()) + 1
-            first = np.unique(code, return_index=True)[1]
-            fsub = fidx[has]
-            gp_ = fp[fsub][first]
-            gcap = lc[fsub][first]
-            fr = free[gp_]
-            R.add(k, np.concatenate([code, np.arange(k)[fr]]), np.concatenate([fsub, zcol[gp_[fr]]]),
-                  np.concatenate([np.ones(len(fsub)), -gcap[fr]]), -inf, np.where(fr, 0.0, gcap * zfix[gp_]))
+        R.add(len(gp), np.concatenate([row_of_plant[fp], np.arange(len(gp))]),
+              np.concatenate([fidx, zcol[gp]]), np.concatenate([np.ones(n), -cap[gp]]), -inf, 0.0)
+    # line capacity: sum_F(p, v) x - cap_pv z_p <= 0
+    lines = data.lines[["plant", "model", "capacity"]] if not data.lines.empty else None
+    lc = (fl[["plant", "model"]].merge(lines, on=["plant", "model"], how="left")["capacity"].to_numpy(float)
+          if n and lines is not None else np.full(n, np.nan))
+    has = ~np.isnan(lc)
+    if has.any():
+        sub = fl.loc[has, ["plant", "model"]]
+        code = sub.groupby(["plant", "model"], sort=True).ngroup().to_numpy()
+        k = int(code.max()) + 1
+        first = np.unique(code, return_index=True)[1]
+        fsub = fidx[has]
+        gp_ = fp[fsub][first]
+        R.add(k, np.concatenate([code, np.arange(k)]), np.concatenate([fsub, zcol[gp_]]),
+              np.concatenate([np.ones(len(fsub)), -lc[fsub][first]]), -inf, 0.0)
     # demand: min_units <= sum_F(v, m) x <= max_units
     if n:
         code = fl.groupby(["model", "market"], sort=True).ngroup().to_numpy()
@@ -133,8 +144,7 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
         first = np.unique(code, return_index=True)[1]
         keys = fl[["model", "market"]].iloc[first]
         d = keys.merge(data.demand[["model", "market", "min_units", "max_units"]], on=["model", "market"], how="left")
-        lo = d["min_units"].to_numpy(float)
-        R.add(k, code, fidx, np.ones(n), np.where(lo > 0, lo, -inf), d["max_units"].to_numpy(float))
+        R.add(k, code, fidx, np.ones(n), d["min_units"].to_numpy(float), d["max_units"].to_numpy(float))
     # software, per (v, s, m) of a non-default stack with flows: sum_p x - max_units_vm w_vs <= 0
     # (per_flow=True: the contract's x_f - max_units_vm w_vs <= 0 per flow)
     if len(nd):
@@ -148,27 +158,23 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
         k = int(code.max()) + 1 if len(sel) else 0
         first = np.unique(code, return_index=True)[1]
         R.add(k, np.concatenate([code, np.arange(k)]), np.concatenate([sel, wcol0 + wpos[sel][first]]),
-              np.concatenate([np.ones(len(sel)), -fl["max_units"].to_numpy(float)[sel][first]]), -inf, 0.0)
-    # export channels: sum x <= capacity_o
+              np.concatenate([np.ones(len(sel)), -maxu_f[sel][first]]), -inf, 0.0)
+    # export channels: sum of the non-domestic x from origin o <= capacity_o
     ch = fl["channel"].to_numpy(dtype=object)
     has = pd.notna(ch)
     if has.any():
-        sub = fl.loc[has, "channel"]
-        codes, uniq = pd.factorize(sub, sort=True)
-        R.add(len(uniq), codes, fidx[has], np.ones(int(has.sum())), -inf,
-              data.channels["capacity"].reindex(uniq).to_numpy(float))
-    # plants kept
-    lo_k, hi_k = data.plants_kept
-    nkeep = float((status == "keep").sum())
-    if lo_k is not None or hi_k is not None:
-        fz = zcol[free]
-        R.add(1, np.zeros(len(fz)), fz, np.ones(len(fz)), -inf if lo_k is None else lo_k - nkeep,
-              inf if hi_k is None else hi_k - nkeep)
-    # jobs cut: sum hc (1 - z) >= min  ->  -sum_free hc z >= min - sum hc + sum_keep hc
-    if data.min_jobs_cut is not None and data.min_jobs_cut > 0:
-        hc = plants["headcount"].to_numpy(float)
-        rhs = float(data.min_jobs_cut) - hc.sum() + hc[status == "keep"].sum()
-        R.add(1, np.zeros(int(free.sum())), zcol[free], -hc[free], rhs, inf)
+        codes, uniq = pd.factorize(fl.loc[has, "channel"], sort=True)
+        ccap = data.channels.set_index("origin")["capacity"]
+        R.add(len(uniq), codes, fidx[has], np.ones(int(has.sum())), -inf, ccap.reindex(uniq).to_numpy(float))
+    # plant rules: min <= sum_{P_r} z <= max;  jobs: sum_{P_r} jobs_cut z <= sum_{P_r} jobs_cut - min
+    jc = plants["jobs_cut"].to_numpy(float)
+    for r in data.rules:
+        pos = plants.index.get_indexer(list(r.plants))
+        if r.kind == "plants_kept":
+            R.add(1, np.zeros(len(pos)), zcol[pos], np.ones(len(pos)), -inf if r.min is None else r.min,
+                  inf if r.max is None else r.max)
+        elif r.kind == "min_jobs_cut":
+            R.add(1, np.zeros(len(pos)), zcol[pos], jc[pos], -inf, float(jc[pos].sum()) - float(r.min or 0.0))
     # single sourcing
     if len(A):
         vm_code = A.groupby(["model", "market"], sort=True).ngroup().to_numpy()
@@ -183,10 +189,7 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
               -inf, 0.0)
     # valid inequalities: x_f - U_f z_p <= 0 (free plants, U_f > 0); a - z <= 0
     if valid_inequalities and n:
-        ub = np.minimum(fl["max_units"].to_numpy(float), cap[fp])
-        if not data.lines.empty:
-            line = fl[["plant", "model"]].merge(data.lines, on=["plant", "model"], how="left")["capacity"].to_numpy(float)
-            ub = np.fmin(ub, line)
+        ub = np.fmin(np.minimum(maxu_f, cap[fp]), lc)
         if per_flow:
             sel = np.flatnonzero(free[fp] & (ub > 0))
             code = np.arange(len(sel))
@@ -205,25 +208,29 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
             R.add(k, np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([acol0 + sel, zcol[ap[sel]]]),
                   np.concatenate([np.ones(k), -np.ones(k)]), -inf, 0.0)
 
-    # objective (maximise NPV)
-    ann = data.annuity
+    # objective (maximise NPV); v1: W = annuity factor, one-off costs once
+    ann = float(data.weight[0])
     cost = np.zeros(ncol)
-    cost[:n] = ann * fl["margin"].to_numpy(float)
-    fixed = plants["fixed_cost"].to_numpy(float)
-    closure = plants["closure_cost"].to_numpy(float)
-    cost[zcol[free]] = -ann * fixed[free] + closure[free]
-    keep = status == "keep"
-    offset = float(-closure.sum() + (-ann * fixed[keep] + closure[keep]).sum())
+    cost[:n] = ann * fl["equity"].to_numpy(float) * fl["margin"].to_numpy(float)
+    if data.co2_price:
+        cost[:n] -= ann * data.co2_price * fl["co2"].to_numpy(float)
+    e = plants["equity"].to_numpy(float)
+    fixed = e * plants["fixed_cost"].to_numpy(float)
+    closure = e * plants["closure_cost"].to_numpy(float)
+    cost[zcol] = -ann * fixed + closure
+    offset = float(-closure.sum())
     if len(nd):
         cost[wcol0:wcol0 + len(nd)] = -nd["dev_cost"].to_numpy(float)
 
     lb = np.zeros(ncol)
     ubc = np.full(ncol, inf)
     ubc[n:] = 1.0
+    lb[zcol], ubc[zcol] = zlb, zub
     nint = ncol - n
     if R.n:
         M = sp.csr_matrix((np.concatenate(R.v), (np.concatenate(R.r), np.concatenate(R.c))), shape=(R.n, ncol))
         M.sum_duplicates()
+        M.eliminate_zeros()
         rlo, rhi = np.concatenate(R.lo), np.concatenate(R.hi)
     else:
         M = sp.csr_matrix((0, ncol))
@@ -243,7 +250,8 @@ def build_highs(data: ModelData, valid_inequalities: bool = True, highs: Any = N
                   M.data.astype(float))
     seconds = time.perf_counter() - t0
     sizes = {"variables": int(ncol), "binaries": int(nint), "rows": int(R.n), "nonzeros": int(M.nnz)}
-    return RefModel(h, seconds, sizes, offset)
+    return RefModel(h, seconds, sizes, offset, fixed_columns=int((~free).sum()),
+                    fixed_nonzeros=int(np.isin(M.indices, zcol[~free]).sum()))
 
 
 def write_mps(ref: RefModel, path: str | Path) -> None:

@@ -57,7 +57,7 @@ COLUMNS = [
     "time_load", "time_validate", "time_build", "time_import", "time_transfer", "time_highs", "time_extract",
     "time_other", "time_total", "peak_mem_mb", "time_limit", "mip_gap",
     "ref_build", "ref_mps_read", "ref_highs", "ref_status", "ref_objective", "ref_nodes", "ref_variables",
-    "ref_rows", "ref_nonzeros", "ref_peak_mem_mb", "ref_agrees",
+    "ref_rows", "ref_nonzeros", "ref_fixed_columns", "ref_fixed_nonzeros", "ref_peak_mem_mb", "ref_agrees",
     "overhead_ratio", "build_speed_ratio", "mps_speed_ratio", "error", "started_utc",
 ]
 
@@ -75,16 +75,32 @@ def _meta(path: Path) -> dict[str, Any]:
         return yaml.safe_load(fh).get("metadata") or {}
 
 
+def _phase(phase_file: str | None, text: str) -> None:
+    if phase_file:
+        Path(phase_file).write_text(text, encoding="utf-8")
+
+
 def worker_ours(path: str, time_limit: float, mip_gap: float, interface: str = "direct",
-                valid_inequalities: bool = True) -> dict[str, Any]:
+                valid_inequalities: bool = True, phase_file: str | None = None) -> dict[str, Any]:
     import optimizer
     from optimizer.models import BuildOptions
 
-    # the suites measure the monolithic model (against the reference highspy build of the same MIP);
-    # monolithic vs Benders is benchmarks/benders.py
-    res = optimizer.solve(path, time_limit=time_limit, mip_gap=mip_gap, interface=interface,
-                          build_options=BuildOptions(valid_inequalities=valid_inequalities), method="monolithic")
-    t = res.timings
+    # in three steps (same timings as one optimizer.solve(path)), each announced to the parent, so a
+    # child killed for its memory says where it was
+    _phase(phase_file, "load (read + type-check)")
+    t0 = time.perf_counter()
+    inst = optimizer.load(path)
+    load = time.perf_counter() - t0
+    _phase(phase_file, f"validate + prepare + build (load took {load:.1f} s, {_peak_mb():.0f} MB peak)")
+    built = optimizer.build(inst, BuildOptions(valid_inequalities=valid_inequalities))
+    built.timings["load"] = load
+    _phase(phase_file, f"transfer + HiGHS (built in {built.timings.get('validate', 0) + built.timings.get('build', 0):.1f}"
+                       f" s, {_peak_mb():.0f} MB peak)")
+    # the suites measure the monolithic model; monolithic vs Benders is benchmarks/benders.py
+    res = optimizer.solve(built, time_limit=time_limit, mip_gap=mip_gap, interface=interface, method="monolithic")
+    _phase(phase_file, f"extract done ({_peak_mb():.0f} MB peak)")
+    t = dict(res.timings)
+    t["total"] = time.perf_counter() - t0  # solve(built) times from its own start: the whole call here
     rep = res.report
     out = {
         "status": str(res.status), "objective": res.objective, "bound": res.bound, "gap": res.gap,
@@ -112,8 +128,10 @@ def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_
     ref = build_highs(data, valid_inequalities=valid_inequalities)
     out: dict[str, Any] = {"ref_build": ref.seconds, "ref_variables": ref.sizes["variables"],
                            "ref_rows": ref.sizes["rows"], "ref_nonzeros": ref.sizes["nonzeros"],
-                           "ref_binaries": ref.sizes["binaries"]}
+                           "ref_binaries": ref.sizes["binaries"], "ref_fixed_columns": ref.fixed_columns,
+                           "ref_fixed_nonzeros": ref.fixed_nonzeros}
     h = ref.highs
+    offset = ref.offset
     if mps:
         with tempfile.TemporaryDirectory(dir=S.WORK) as tmp:
             f = Path(tmp) / "model.mps"
@@ -125,20 +143,10 @@ def worker_ref(path: str, time_limit: float, mip_gap: float, solve: bool, valid_
     if solve:
         # an MPS file carries no objective offset; give it back so objectives compare
         if mps:
-            h.changeObjectiveOffset(build_offset(data))
+            h.changeObjectiveOffset(offset)
         out.update(run_highs(h, time_limit, mip_gap))
     out["peak_mem_mb_self"] = _peak_mb()
     return out
-
-
-def build_offset(data: Any) -> float:
-    import numpy as np
-
-    st = data.plants["status"].to_numpy()
-    fixed = data.plants["fixed_cost"].to_numpy(float)
-    closure = data.plants["closure_cost"].to_numpy(float)
-    keep = st == "keep"
-    return float(-closure.sum() + (-data.annuity * fixed[keep] + closure[keep]).sum())
 
 
 def _child_main(argv: Sequence[str]) -> int:
@@ -165,12 +173,26 @@ def _child_main(argv: Sequence[str]) -> int:
 
 # --------------------------------------------------------------------------- parent side
 
-def spawn(mode: str, log: Path, timeout: float, on_tick: Any = None, **kw: Any) -> dict[str, Any]:
-    """Run one worker in a subprocess; returns its JSON plus peak_mem_mb, wall, error."""
+MAX_RSS_MB = float(os.environ.get("BENCH_MAX_RSS_MB", "12000"))
+"""A child whose resident memory passes this is killed (recorded in ``error``): the machine is shared."""
+
+
+def spawn(mode: str, log: Path, timeout: float, on_tick: Any = None, max_rss_mb: float | None = None,
+          **kw: Any) -> dict[str, Any]:
+    """Run one worker in a subprocess; returns its JSON plus peak_mem_mb, wall, error.
+
+    ``max_rss_mb`` (default ``MAX_RSS_MB``): kill the child when its resident memory passes it.
+    """
+    from .yardstick import _rss_mb
+
+    cap = MAX_RSS_MB if max_rss_mb is None else max_rss_mb
     S.WORK.mkdir(parents=True, exist_ok=True)
     fd, out = tempfile.mkstemp(suffix=".json", dir=S.WORK)
     os.close(fd)
     os.unlink(out)
+    phase_file = out + ".phase"
+    if mode == "ours":
+        kw = {**kw, "phase_file": phase_file}
     arg = json.dumps({"mode": mode, "out": out, **kw})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = str(S.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -181,6 +203,7 @@ def spawn(mode: str, log: Path, timeout: float, on_tick: Any = None, **kw: Any) 
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", "_child", arg], stdout=lf, stderr=lf,
                                 cwd=S.ROOT, env=env)
         killed = False
+        oom = ""
         while True:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -191,6 +214,11 @@ def spawn(mode: str, log: Path, timeout: float, on_tick: Any = None, **kw: Any) 
             if el > timeout and not killed:
                 proc.send_signal(signal.SIGKILL)
                 killed = True
+            rss = _rss_mb(proc.pid)
+            if rss > cap and not killed:
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                oom = f"killed at {rss:.0f} MB resident after {el:.0f} s (over the {cap:.0f} MB cap)"
             time.sleep(0.25)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
@@ -198,10 +226,15 @@ def spawn(mode: str, log: Path, timeout: float, on_tick: Any = None, **kw: Any) 
     if os.path.exists(out):
         res = json.loads(Path(out).read_text(encoding="utf-8"))
         os.unlink(out)
+    if os.path.exists(phase_file):
+        res["phase"] = Path(phase_file).read_text(encoding="utf-8")
+        os.unlink(phase_file)
     res["peak_mem_mb"] = ru.ru_maxrss / 1024.0
     res["wall"] = wall
     rc = proc.returncode
-    if killed:
+    if oom:
+        res["error"] = oom + (f"; last phase reached: {res['phase']}" if res.get("phase") else "")
+    elif killed:
         res["error"] = f"killed after {timeout:.0f} s wall (hung past the time limit)"
     elif rc < 0 and "error" not in res:
         sig = signal.Signals(-rc).name
@@ -269,6 +302,7 @@ def make_row(spec_name: str, suite: str, path: Path, ours: dict[str, Any], ref: 
         "ref_build": rb, "ref_mps_read": rm, "ref_highs": _f(ref.get("ref_highs")), "ref_status": ref.get("ref_status", ""),
         "ref_objective": ref_own, "ref_nodes": ref.get("ref_nodes"), "ref_variables": ref.get("ref_variables"),
         "ref_rows": ref.get("ref_rows"), "ref_nonzeros": ref.get("ref_nonzeros"),
+        "ref_fixed_columns": ref.get("ref_fixed_columns"), "ref_fixed_nonzeros": ref.get("ref_fixed_nonzeros"),
         "ref_peak_mem_mb": ref.get("peak_mem_mb") if ref else None, "ref_agrees": ref_agrees,
         "overhead_ratio": overhead, "build_speed_ratio": bsr, "mps_speed_ratio": msr,
         "error": " | ".join(errs).replace("\n", " "), "started_utc": started,
@@ -603,6 +637,10 @@ def machine() -> dict[str, str]:
     return info
 
 
+BEFORE = "pyomo_build"
+"""Sub-folder of the results holding the rows measured with the Pyomo build (before issue 9)."""
+
+
 def _git_head() -> str:
     try:
         out = subprocess.run(["git", "log", "-1", "--format=%h %cI"], cwd=S.ROOT, capture_output=True, text=True,
@@ -772,7 +810,8 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
     lines += [""] + [d + "\n" for d in details]
     # where the time goes, per suite (sums over the rows)
     lines += ["## Where the time goes (sum over each suite's rows, seconds)", "",
-              "| suite | load | validate + prepare | build (Pyomo) | one-off imports | transfer (compile + passModel) | "
+              "| suite | load | validate + prepare | build (Pyomo before 2026-12, blocks since) | one-off imports | "
+              "transfer (compile or CSC assembly + passModel) | "
               "HiGHS | extract | other (not in a timing: total - the rest) | total | reference build (vectorised "
               "highspy) | reference MPS read |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -792,27 +831,39 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
     lines.append("")
     scale_rows = read_rows(results / "scale.csv")
     if scale_rows:
+        before = {r["instance"]: r for r in read_rows(results / BEFORE / "scale.csv")}
         lines += ["## Scale series", "",
+                  f"`before`: the same instance's row measured with the Pyomo build (before issue 9), kept in "
+                  f"[{BEFORE}/scale.csv]({BEFORE}/scale.csv); its sizes count fixed plants as constants (Pyomo's "
+                  "standard form), the new rows as columns with lower = upper (`ref_fixed_columns`).", "",
                   "| instance | flows | vars | rows | nonzeros | status | load | validate+prepare | build | transfer | "
-                  "HiGHS | extract | total | peak MB | ref build | build-speed ratio | overhead ratio |",
-                  "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "HiGHS | extract | total | peak MB | ref build | build-speed ratio | overhead ratio | before: build "
+                  "+ transfer (s) | before: peak MB | measured |",
+                  "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         scale_rows.sort(key=lambda r: _f(r.get("flows")) or 0)
         for r in scale_rows:
-            def c(k: str, fmt: str = "{:.2f}") -> str:
-                return n(_f(r.get(k)), fmt)
+            def c(k: str, fmt: str = "{:.2f}", row: dict[str, str] = r) -> str:
+                return n(_f(row.get(k)), fmt)
+            b = before.get(r["instance"])
+            bt = (n((_f(b.get("time_build")) or 0) + (_f(b.get("time_transfer")) or 0)) + " | "
+                  + n(_f(b.get("peak_mem_mb")), "{:,.0f}")) if b and b is not r and b.get(
+                "started_utc") != r.get("started_utc") else "- | -"
             lines.append(f"| {r['instance']} | {c('flows', '{:,.0f}')} | {c('variables', '{:,.0f}')} | "
                          f"{c('rows', '{:,.0f}')} | {c('nonzeros', '{:,.0f}')} | {r['status']} | {c('time_load')} | "
                          f"{c('time_validate')} | {c('time_build')} | {c('time_transfer')} | {c('time_highs')} | "
                          f"{c('time_extract')} | {c('time_total')} | {c('peak_mem_mb', '{:,.0f}')} | {c('ref_build')} | "
-                         f"{c('build_speed_ratio', '{:.1f}')} | {c('overhead_ratio')} |"
-                         + (f" {r['error'][:200]}" if r.get("error") else ""))
+                         f"{c('build_speed_ratio', '{:.1f}')} | {c('overhead_ratio')} | {bt} | "
+                         f"{(r.get('started_utc') or '')[:16]} |"
+                         + (f" {r['error'][:300]}" if r.get("error") else ""))
         lines += ["", "Rows run before the engine timed its one-off imports apart (before about 18:40 UTC) have them "
               "inside `other` (or, earlier still, inside `transfer`); `other` is what the engine's own timings do "
               "not cover (e.g. loading HiGHS's solution values back into the Pyomo variables).", ""]
     lines += _yardsticks(results)
     extras = [(f.name, f"Transfer paths (direct vs pyomo), {f.stem.removeprefix('interfaces').strip('_') or 'gen_400k'}")
               for f in sorted(results.glob("interfaces*.md"))]
-    for extra, title in extras + [("valid_inequalities.md", "Valid inequalities on/off"),
+    for extra, title in extras + [("yardstick.md", "Issue 9 yardstick: the engine against a raw vectorised build "
+                                                   "(time before HiGHS, peak memory, start-up)"),
+                                  ("valid_inequalities.md", "Valid inequalities on/off"),
                                   ("build_ab.md", "Build + transfer, engine before/after the LinearExpression build"),
                                   ("batch_speedup.md", "Batch of 20 jobs on 1 vs 2 workers")]:
         if (results / extra).is_file():
