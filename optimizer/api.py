@@ -236,6 +236,8 @@ def solve(
             res.diagnosis = _diagnosis(built, opts)
         return res
     report: SolveReport = _solve_built(built, opts, start, method)
+    if "pyomo" in built.timings:  # the Pyomo model, made on demand (before the solve or by it)
+        timings["pyomo"] = built.timings["pyomo"]
     if report.import_seconds > 0.05:
         timings["import"] = report.import_seconds
     timings["transfer"] = report.transfer_seconds
