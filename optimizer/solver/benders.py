@@ -642,6 +642,8 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
                       "time limit before the first master")
     h = dec._build_master(vmax)
     np_, k = len(dec.plan), len(dec.pieces)
+    # a valid bound before any master: every plan term at its best end, every theta at its bound
+    ub0 = dec.const + float(np.maximum(dec.cp * dec.plo, dec.cp * dec.phi).sum()) + float(vmax.sum())
     # ---------------- LP phase: stabilised in-out loop
     best_plan: np.ndarray | None = None
     best_val = -INF
@@ -676,7 +678,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        name, v, obj, _b = dec.solve_master(h, deadline)
+        name, v, obj, lpb = dec.solve_master(h, deadline)
         if v is None:
             if name == "Infeasible":
                 return _final(dec, mb, opts, None, None, None, Status.INFEASIBLE, Termination.INFEASIBLE, t_start,
@@ -685,6 +687,8 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         st.lp_rounds += 1
         p_out, th_out = v[:np_], v[np_:]
         lp_ub = obj
+        if lpb is not None:
+            ub0 = min(ub0, lpb)  # the LP master's optimum bounds the integer problem too
         core = p_out.copy() if core is None else core
         sep = lam * p_out + (1 - lam) * core
         ev = dec.evaluate(sep, deadline)
@@ -709,7 +713,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     h.changeColsIntegrality(np_, integ_idx, np.ones(np_, dtype=np.uint8))
     dec.is_mip = True
     h.setOptionValue("mip_improving_solution_save", True)
-    ub = INF
+    ub = ub0
     status, term = Status.TIME_LIMIT, Termination.TIME_LIMIT
     message = ""
     exact = False
