@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph.connected_components)
 
 from .highs import SolveOptions, SolveReport, Status, Termination, _apply_options, _gap, _highspy, solve_blocks
 
