@@ -3,7 +3,8 @@
 ``python -m benchmarks.benders [--time-limit 60] [--only cap131 capa_8000 ...] [--methods monolithic benders]``
 
 For every instance (OR-Library ``orlib`` suite names, ``random`` suite names, or
-``v2:SEED`` for a random multi-year instance of ``tests/randinst_v2.py``) and method:
+``v2:SEED`` for a random multi-year instance of ``tests/randinst_v2.py``, or an instance
+folder of the repository such as ``instances/nissan_2026_v2``) and method:
 ``optimizer.solve(path, time_limit=T, mip_gap=0, method=M,
 build_options=BuildOptions(valid_inequalities=True))`` in this process (the build is
 shared and not timed), and the row records status, objective in the instance's sense
@@ -40,6 +41,8 @@ def _path(name: str) -> tuple[Any, Path | None]:
         from optimizer.data.instance import from_dict
 
         return from_dict(randinst_v2.generate(int(name[3:]))), None
+    if (S.ROOT / name / "instance.yaml").is_file():
+        return S.ROOT / name, S.ROOT / name
     for suite in ("orlib", "random", "scale", "pmed"):
         for spec in S.suite(suite):
             if spec.name == name:

@@ -210,3 +210,26 @@ def test_instance_setting_and_cli(tmp_path) -> None:
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown method"):
         optimizer.solve(ROOT / "instances" / "tiny", method="dantzig")
+
+
+@pytest.mark.parametrize("seed", [4, 16, 30])
+def test_build_without_valid_inequalities_gets_them_for_the_decomposition(seed: int) -> None:
+    cfg = randinst_v2.generate(seed)
+    built = optimizer.build(from_dict(cfg), optimizer.BuildOptions(valid_inequalities=False))
+    assert "flow_open" not in built.blocks.cons
+    res = optimizer.solve(built, mip_gap=1e-9, method="benders")
+    assert "flow_open" not in built.blocks.cons  # the built model itself is left as it was
+    ref = reference_v2.solve(cfg)
+    assert str(res.status) == ref.status
+    if ref.status == "optimal":
+        assert res.objective == pytest.approx(ref.npv, rel=1e-6, abs=1e-6)
+    if res.report.method == "benders":
+        assert res.report.decomposition["valid_inequalities_added"] in (True, False)
+
+
+def test_pieces_in_a_thread_pool_give_the_same_optimum() -> None:
+    built = optimizer.build(from_dict(randinst_v2.generate(5)))
+    one = solve_benders(built.blocks, SolveOptions(mip_gap=1e-9), bopts=BendersOptions(workers=1))
+    two = solve_benders(built.blocks, SolveOptions(mip_gap=1e-9), bopts=BendersOptions(workers=2))
+    assert one.decomposition["pieces"] > 1
+    assert two.objective == pytest.approx(one.objective, rel=1e-9, abs=1e-6)

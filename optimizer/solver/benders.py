@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph.connected_components)
 
 from .highs import SolveOptions, SolveReport, Status, Termination, _gap, _highspy, apply_options, solve_blocks
 
@@ -105,6 +106,10 @@ class BendersOptions:
     """Early integer masters stop at min(master_gap, gap / 10) (never below the requested gap)."""
     extra_plans: int = 4
     """Also cut at up to this many of the master's other improving solutions of each solve."""
+    master_time_share: float = 0.25
+    master_time_min: float = 10.0
+    """One integer master may use max(master_time_min, master_time_share * time left) seconds; its
+    incumbent is then cut and the master re-solved (with all the time left once that cuts nothing)."""
 
 
 def not_applicable(mb: Blocks) -> str | None:
@@ -642,6 +647,8 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
                       "time limit before the first master")
     h = dec._build_master(vmax)
     np_, k = len(dec.plan), len(dec.pieces)
+    # a valid bound before any master: every plan term at its best end, every theta at its bound
+    ub0 = dec.const + float(np.maximum(dec.cp * dec.plo, dec.cp * dec.phi).sum()) + float(vmax.sum())
     # ---------------- LP phase: stabilised in-out loop
     best_plan: np.ndarray | None = None
     best_val = -INF
@@ -676,7 +683,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        name, v, obj, _b = dec.solve_master(h, deadline)
+        name, v, obj, lpb = dec.solve_master(h, deadline)
         if v is None:
             if name == "Infeasible":
                 return _final(dec, mb, opts, None, None, None, Status.INFEASIBLE, Termination.INFEASIBLE, t_start,
@@ -685,6 +692,8 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         st.lp_rounds += 1
         p_out, th_out = v[:np_], v[np_:]
         lp_ub = obj
+        if lpb is not None:
+            ub0 = min(ub0, lpb)  # the LP master's optimum bounds the integer problem too
         core = p_out.copy() if core is None else core
         sep = lam * p_out + (1 - lam) * core
         ev = dec.evaluate(sep, deadline)
@@ -709,10 +718,11 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     h.changeColsIntegrality(np_, integ_idx, np.ones(np_, dtype=np.uint8))
     dec.is_mip = True
     h.setOptionValue("mip_improving_solution_save", True)
-    ub = INF
+    ub = ub0
     status, term = Status.TIME_LIMIT, Termination.TIME_LIMIT
     message = ""
     exact = False
+    full_time = False
 
     def close_enough() -> bool:
         return best_plan is not None and ub - best_val <= max(gap_target * max(abs(best_val), 1e-10),
@@ -727,7 +737,11 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         mgap = gap_target if exact else max(gap_target, min(bopts.master_gap, 0.1 * cur))
         h.setOptionValue("mip_rel_gap", float(mgap))
         mstart = None if best_plan is None else np.concatenate([best_plan, best_theta])
-        name, v, obj, bound = dec.solve_master(h, deadline, mstart)
+        # one master may take a share of the time left, then its incumbent is cut (full time once that cuts nothing)
+        now = time.perf_counter()
+        cap = deadline if full_time else min(deadline, now + max(bopts.master_time_min,
+                                                                  bopts.master_time_share * (deadline - now)))
+        name, v, obj, bound = dec.solve_master(h, cap, mstart)
         st.rounds += 1
         if bound is not None and math.isfinite(bound):
             ub = min(ub, bound)
@@ -736,6 +750,9 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
                 return _final(dec, mb, opts, None, None, None, Status.INFEASIBLE, Termination.INFEASIBLE, t_start,
                               t_setup, "the plan constraints (master) are infeasible", lp_info)
             log.debug("master ended '%s' without a solution (%.1f s)", name, time.perf_counter() - t_start)
+            if not full_time and time.perf_counter() < deadline:
+                full_time = True
+                continue
             timed_out = True
             break
         p = np.clip(np.round(v[:np_]), dec.plo, dec.phi)
@@ -766,6 +783,9 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             break
         if added == 0:
             if name != "Optimal":
+                if not full_time and time.perf_counter() < deadline:
+                    full_time = True  # stopped at its share of the time: give it all the time left
+                    continue
                 timed_out = True
                 break  # master stopped at its time limit; nothing more to learn
             if not exact and mgap > gap_target:
@@ -778,6 +798,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             status, term = Status.OPTIMAL, Termination.OPTIMAL
             break
         exact = False
+        full_time = False
     else:
         message = f"stopped after {bopts.max_rounds} master rounds"
     if best_plan is None:
