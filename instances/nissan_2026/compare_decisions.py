@@ -49,6 +49,19 @@ CHINA = "CN"
 
 
 # --------------------------------------------------------------------------- solving
+_LOADED: dict[str, Any] = {}
+
+
+def load(case: Path = CASE) -> Any:
+    """The validated instance (loaded once per folder and process)."""
+    import optimizer
+
+    key = str(Path(case).resolve())
+    if key not in _LOADED:
+        _LOADED[key] = optimizer.load(case)
+    return _LOADED[key]
+
+
 def _plan_of(plan: dict[str, Any]) -> dict[str, Any]:
     closures = {p: (None if y is None else int(y)) for p, y in plan["closures"].items()}
     devs = {k: (None if y is None else int(y)) for k, y in plan.get("developments", {}).items()}
@@ -83,7 +96,7 @@ def solve_base(case: Path = CASE) -> dict[str, Any]:
     """The base solve as plain data: status, NPV, plan, the plan by year."""
     import optimizer
 
-    inst = optimizer.load(case)
+    inst = load(case)
     res = optimizer.solve(inst)
     out: dict[str, Any] = {"status": str(res.status), "npv": res.objective, "gap": res.gap}
     if res.status.has_solution:
@@ -97,7 +110,7 @@ def solve_free(case: Path = CASE) -> dict[str, Any]:
     """The scenario that frees the announced closures (the model chooses them)."""
     import optimizer
 
-    res, _ = optimizer.solve_scenario(case, FREE)
+    res, _ = optimizer.solve_scenario(load(case), FREE)
     out: dict[str, Any] = {"status": str(res.status), "npv": res.objective, "gap": res.gap}
     if res.status.has_solution:
         out |= _plan_of(res.plan)
@@ -108,7 +121,7 @@ def solve_sets(case: Path = CASE) -> dict[str, dict[str, Any]]:
     """Every scenario set's robust plan as plain data."""
     import optimizer
 
-    inst = optimizer.load(case)
+    inst = load(case)
     sets = optimizer.load_scenario_sets(inst)
     out: dict[str, dict[str, Any]] = {}
     for name, ss in sets.items():
@@ -146,9 +159,7 @@ def write_cache(data: dict[str, Any], case: Path = CASE) -> Path:
 # --------------------------------------------------------------------------- Nissan's decisions
 def nissan_decisions(case: Path = CASE) -> dict[str, dict[str, Any]]:
     """Per plant: Nissan's decision from the base data (kind, year) and its description."""
-    import optimizer
-
-    inst = optimizer.load(case)
+    inst = load(case)
     first = inst.settings.periods.first
     text = (inst.settings.metadata or {}).get("announced_decisions", {}) or {}
     out = {}
@@ -171,10 +182,7 @@ def fixed_plants(case: Path = CASE, scenario: str | None = None) -> set[str]:
     """Plants whose decision is data in this plan (status keep/close or a closure_year)."""
     import optimizer
 
-    if scenario is None:
-        inst = optimizer.load(case)
-    else:
-        inst = optimizer.apply_scenario(optimizer.load(case), scenario).instance
+    inst = load(case) if scenario is None else optimizer.apply_scenario(load(case), scenario).instance
     out = set()
     for r in inst.tables["plants"].to_dict("records"):
         cy = r.get("closure_year")
@@ -244,9 +252,7 @@ def comparison_table(plan: dict[str, Any], nissan: dict[str, dict[str, Any]], fi
 
 def render(data: dict[str, Any], case: Path = CASE) -> tuple[str, list[str]]:
     """The README section (without the markers) and the list of unexplained disagreements."""
-    import optimizer
-
-    inst = optimizer.load(case)
+    inst = load(case)
     nissan = nissan_decisions(case)
     rows = read_explanations(case)
     missing: list[str] = []
@@ -297,7 +303,7 @@ def render(data: dict[str, Any], case: Path = CASE) -> tuple[str, list[str]]:
     L.append("The model chooses every closure and its year under the same rules (Córdoba and Chennai, "
              "closed before the plan, stay closed). "
              + (f"{free['status']}, NPV US$ {_m(free['npv'])} m "
-                f"({_m(free['npv'] - base['npv']) if free.get('npv') is not None else 'n/a'} m against the base)."
+                f"({'+' if free['npv'] >= base['npv'] else ''}{_m(free['npv'] - base['npv'])} m against the base)."
                 if free.get("npv") is not None else f"**{free['status']}**."))
     L.append("")
     if "closures" in free:
@@ -332,21 +338,37 @@ def render(data: dict[str, Any], case: Path = CASE) -> tuple[str, list[str]]:
     for p, n in nissan.items():
         ny = decision_text(n["year"]) if n["closed"] else "kept"
         cells = [ny, decision_text(base["closures"].get(p)), decision_text(free.get("closures", {}).get(p))]
-        cells += [decision_text(sets[s].get("closures", {}).get(p)) for s in names]
-        cells = [c if i == 0 or c == ny else f"**{c}**" for i, c in enumerate(cells)]
+        cells += [decision_text(sets[s]["closures"].get(p)) if "closures" in sets[s] else "no plan" for s in names]
+        cells = [c if i == 0 or c in (ny, "no plan") else f"**{c}**" for i, c in enumerate(cells)]
         L.append(f"| {p} | " + " | ".join(cells) + " |")
     keys = sorted(set(base.get("developments", {})) | {k for s in sets.values() for k in s.get("developments", {})})
     for k in keys:
         def d(plan: dict[str, Any]) -> str:
+            if "closures" not in plan:
+                return "no plan"
             y = plan.get("developments", {}).get(k)
             return "-" if y is None else f"developed {y}"
         L.append(f"| software {k} | - | {d(base)} | {d(free)} | " + " | ".join(d(sets[s]) for s in names) + " |")
     L.append("")
-    L.append("Bold: differs from Nissan's decision. Per-scenario NPVs of each set's plan:")
+    # a set's plan that disagrees with Nissan needs an explanation too (context: the set's name)
+    for name, s in sets.items():
+        if "closures" not in s:
+            missing.append(f"{name}: no plan ({s['status']}: {s.get('message', '')})")
+            continue
+        for p, n in nissan.items():
+            y = s["closures"].get(p)
+            if ((y is None) if not n["closed"] else (y == n["year"])):
+                continue
+            if explanation(rows, p, decision_text(y), name) is None:
+                missing.append(f"{name}: {p}: model '{decision_text(y)}' vs Nissan "
+                               f"'{decision_text(n['year']) if n['closed'] else 'kept'}' has no row in {EXPLAINED}")
+    L.append("Bold: differs from Nissan's decision (explained in the tables above, or by the row of "
+             f"`{EXPLAINED}` for that set). Per-scenario NPVs of each set's plan (US$ m):")
     L.append("")
     for name, s in sets.items():
         parts = [f"{sc} {_m(v.get('npv'))} (regret {_m(v.get('regret'))})" for sc, v in s.get("scenarios", {}).items()]
-        L.append(f"* `{name}`: " + "; ".join(parts) + ".")
+        L.append(f"* `{name}`: " + ("; ".join(parts) + "." if parts and "closures" in s
+                                    else f"no plan ({s['status']}: {s.get('message', '')})."))
     L.append("")
     if missing:
         L.append("**Unexplained or undescribed:** " + "; ".join(missing))
