@@ -135,7 +135,7 @@ def explain(path: Path, scenario: str | None, workers: int | None, scheduler: st
                      overflow="fold")
     for r in rep.table.itertuples():
         pct = "-" if r.regret_pct != r.regret_pct else ("inf" if math.isinf(r.regret_pct) else f"{r.regret_pct:.3f}%")
-        t.add_row("" if r.rank is None or r.rank != r.rank or str(r.rank) == "<NA>" else str(r.rank), r.kind,
+        t.add_row("" if r.rank is None or str(r.rank) in ("<NA>", "nan") else str(r.rank), r.kind,
                   r.decision, r.base, r.flip, _money(r.flipped_objective), _money(r.regret), pct, r.status)
     out.print(t)
     if out_dir is not None:
