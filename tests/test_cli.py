@@ -111,7 +111,7 @@ def test_solve_scenario_equals_a_solve_of_the_hand_edited_instance(tmp_path: Pat
 
     import optimizer
 
-    nissan = ROOT / "instances" / "nissan_2026"
+    nissan = ROOT / "instances" / "nissan_2026_v1"
     edited = tmp_path / "edited"
     shutil.copytree(nissan, edited)
     tariffs = edited / "tariffs.csv"
@@ -136,7 +136,7 @@ def test_solve_scenario_equals_a_solve_of_the_hand_edited_instance(tmp_path: Pat
 
 
 def test_solve_scenario_input_errors_exit_2(tmp_path: Path) -> None:
-    nissan = str(ROOT / "instances" / "nissan_2026")
+    nissan = str(ROOT / "instances" / "nissan_2026_v1")
     code, out = run("solve", nissan, "--scenario", "no_such_scenario")
     assert code == 2 and "unknown scenario 'no_such_scenario'" in out and "Traceback" not in out
     code, out = run("solve", nissan, "--scenarios", str(tmp_path / "s.yaml"))

@@ -17,7 +17,7 @@ from optimizer.studies.explain import explain
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
-NISSAN = ROOT / "instances" / "nissan_2026"
+NISSAN = ROOT / "instances" / "nissan_2026_v1"
 CLI = [sys.executable, "-c", "from optimizer.cli import main; main()"]
 
 
@@ -112,7 +112,7 @@ def test_explain_cli(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not NISSAN.is_dir(), reason="nissan_2026 not present")
+@pytest.mark.skipif(not NISSAN.is_dir(), reason="nissan_2026_v1 not present")
 def test_nissan_every_plant_decision_ranked_and_checked(tmp_path: Path) -> None:
     exp = explain(NISSAN, out=tmp_path / "ex")
     t = exp.table

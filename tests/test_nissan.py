@@ -12,7 +12,7 @@ import optimizer
 from optimizer.results.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
-NISSAN = ROOT / "instances" / "nissan_2026"
+NISSAN = ROOT / "instances" / "nissan_2026_v1"
 
 
 @pytest.fixture(scope="module")

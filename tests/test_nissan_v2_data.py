@@ -1,7 +1,7 @@
-"""Consistency checks of the multi-year (v2) Nissan case, instances/nissan_2026_v2.
+"""Consistency checks of the multi-year (v2) Nissan case, instances/nissan_2026.
 
-The engine does not implement the v2 format yet, so these tests read the files with pandas and
-yaml only (no engine import) and check the rules of shared/spec/model-v2.md that the data must
+These tests read the files with pandas and yaml only (no engine import; the solve and the
+README comparison are checked in tests/test_nissan_case.py) and check the rules of shared/spec/model-v2.md that the data must
 satisfy: year ranges, tariff specificity per year, plant columns, reachable plant rules,
 feasible commitments, scenario sets that keep the plan shared, and sourcing.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-CASE = Path(__file__).resolve().parents[1] / "instances" / "nissan_2026_v2"
+CASE = Path(__file__).resolve().parents[1] / "instances" / "nissan_2026"
 
 # key columns of the tables that may carry from_year/to_year (spec section 2)
 KEYS = {

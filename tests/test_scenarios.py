@@ -21,7 +21,7 @@ from optimizer.studies.scenarios import (
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
-NISSAN = ROOT / "instances" / "nissan_2026"
+NISSAN = ROOT / "instances" / "nissan_2026_v1"
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +271,7 @@ def test_scenarios_file_and_inline_scenarios(tmp_path: Path) -> None:
         load_scenarios(d, d / "other.yaml")
 
 
-@pytest.mark.skipif(not (NISSAN / "scenarios.yaml").is_file(), reason="nissan_2026 not present")
+@pytest.mark.skipif(not (NISSAN / "scenarios.yaml").is_file(), reason="nissan_2026_v1 not present")
 def test_nissan_scenario_file_applies() -> None:
     inst = optimizer.load(NISSAN)
     cat = load_scenarios(inst)

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "instances" / "tiny"
-NISSAN = ROOT / "instances" / "nissan_2026"
+NISSAN = ROOT / "instances" / "nissan_2026_v1"
 
 HOSTILE_CELLS = [
     "", " ", "-1", "-0", "0", "1e12", "1e13", "1e16", "1e20", "1e300", "-1e300", "nan", "NaN", "inf", "-inf",
