@@ -316,7 +316,7 @@ def test_validate_counts_warnings(tmp_path: Path) -> None:
     folder = randinst_v2.write(two_plants(min_jobs_cut=200), tmp_path / "w")  # 200 > 130 jobs: a warning
     run = subprocess.run([sys.executable, "-m", "optimizer", "validate", str(folder)], capture_output=True, text=True,
                          cwd=ROOT)
-    assert run.returncode == 0 and "OK with 1 warning" in run.stdout, run.stdout + run.stderr
+    assert run.returncode == 0 and "OK with 1 warning(s)" in run.stdout, run.stdout + run.stderr
     run = subprocess.run([sys.executable, "-m", "optimizer", "validate", str(folder), "--strict"], capture_output=True,
                          text=True, cwd=ROOT)
     assert run.returncode == 2

@@ -122,3 +122,19 @@ def test_nissan_every_plant_decision_ranked_and_checked(tmp_path: Path) -> None:
     oppama = t.set_index("decision").loc["Oppama"]
     assert oppama["base"] == "closed" and oppama["regret"] > 0
     check_regrets(NISSAN, exp, gap=inst.settings.solver.mip_rel_gap)
+
+
+def test_multi_year_plan_flips_closure_years(tmp_path: Path) -> None:
+    """v2_cases 'closure_timing' (arithmetic there): closing in 2027 gives 250; closing in 2026 -50,
+    in 2028 230, never 220, so the regrets of one year earlier / later / never are 300, 20 and 30."""
+    import v2_cases
+    from randinst_v2 import write
+
+    cfg, npv, _ = v2_cases.CASES["closure_timing"]
+    folder = write(cfg, tmp_path / "inst")
+    exp = explain(folder, workers=1, mip_gap=0, software=False)
+    t = exp.table.set_index("flip")
+    assert exp.base_objective == pytest.approx(npv)
+    assert t.loc["closed 2026", "regret"] == pytest.approx(300.0)
+    assert t.loc["closed 2028", "regret"] == pytest.approx(20.0)
+    assert t.loc["never closed", "regret"] == pytest.approx(30.0)

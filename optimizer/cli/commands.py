@@ -255,8 +255,7 @@ def validate(path: Path, strict: bool, scenarios_file: Path | None) -> None:
     else:
         counts = f"{data.n_flows:,} flows"
     scen = f"; {len(scenarios)} scenario(s) checked" if scenarios else ""
-    n_w = len(warnings)
-    head = f"[yellow]OK with {n_w} warning{'s' if n_w != 1 else ''}[/]" if n_w else "[green]OK[/]"
+    head = f"[yellow]OK with {len(warnings)} warning(s)[/]" if warnings else "[green]OK[/]"
     out.print(f"{head}: {inst.name}: {sizes}; {counts}{scen}")
 
 

@@ -742,10 +742,13 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
                 problems.append(Problem(where, "sheet is empty.", table=name,
                                         fix="Add a header row with the table's columns."))
                 continue
+            n_before = len(problems) + getattr(problems, "dropped", 0)
             built = _build_table(df, spec, where, False, problems)
             if built is not None:
-                tables[name], row_numbers[name] = built
+                tables[name], row_numbers[name], defaulted[name] = built
                 origins[name] = where
+                if len(problems) + getattr(problems, "dropped", 0) > n_before:
+                    failed.add(name)
             continue
         if value is None and folder is not None and (folder / f"{name}.csv").is_file():
             value = f"{name}.csv"

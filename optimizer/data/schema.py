@@ -291,8 +291,8 @@ class SolverSettings(_Strict):
     """HiGHS threads; empty = HiGHS default."""
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """HiGHS random seed."""
-    method: Literal["auto", "monolithic", "benders"] = "auto"
-    """How to solve: monolithic (one HiGHS MIP), benders (decomposition: plan master, flow LP subproblems per year; single sourcing is always monolithic) or auto (benders from 5,000 flow-years without single sourcing, monolithic below; measured in benchmarks/results/benders.md)."""
+    method: Literal["auto", "monolithic", "benders"] = "monolithic"
+    """How to solve: monolithic (one HiGHS MIP; the default: Ctrl-C keeps the incumbent and the live status line shows its progress), benders (decomposition: plan master, flow LP subproblems per year; single sourcing is always monolithic) or auto (benders from 5,000 flow-years without single sourcing, monolithic below; measured in benchmarks/results/benders.md)."""
 
 
 TableValue = str | list[dict[str, Any]]

@@ -454,8 +454,10 @@ def execute_job(task: JobTask) -> dict[str, Any]:
         summary["threads"] = threads if threads is not None else applied.instance.settings.solver.threads
         summary["scenario_changes"] = list(applied.changes)
         if res.status.has_solution:
-            for name in RESULT_FILES:
-                files[f"{name}.csv"] = getattr(res, name).to_csv(index=False)
+            from ..results.tables import YEAR_TABLES
+
+            for name in RESULT_FILES + (YEAR_TABLES if res.multi_year else ()):
+                files[f"{name}.csv"] = res.table(name).to_csv(index=False)
     except InstanceError as exc:
         summary = _base_summary(task, "input_error", f"{len(exc.problems)} input problem(s): "
                                 + "; ".join(str(p) for p in exc.problems[:3]),

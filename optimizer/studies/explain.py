@@ -148,10 +148,13 @@ def explain(
                                        "status": "fixed in input (status or closure_year)"})
                     continue
                 options: list[tuple[str, dict[str, Any], str]] = []
+                ec = pt.at[p, "earliest_closure"] if "earliest_closure" in pt else None
+                first_allowed = per.first if ec is None or pd.isna(ec) else max(per.first, int(ec))
                 if cy is None:
-                    options.append(("close-last", {"closure_year": per.last}, f"closed {per.last}"))
+                    if first_allowed <= per.last:
+                        options.append(("close-last", {"closure_year": per.last}, f"closed {per.last}"))
                 else:
-                    if cy - 1 >= per.first:
+                    if cy - 1 >= first_allowed:
                         options.append(("earlier", {"closure_year": cy - 1}, f"closed {cy - 1}"))
                     options.append(("later", {"closure_year": cy + 1} if cy + 1 <= per.last else {"status": "keep"},
                                     f"closed {cy + 1}" if cy + 1 <= per.last else "never closed"))
