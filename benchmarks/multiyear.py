@@ -47,7 +47,10 @@ print("RESULT " + json.dumps({"flow_years": b.data.n_flows, "timings": b.timings
 def _generate(folder: Path, flows: int) -> Path:
     from optimizer.bench.generate import density_for_flows, generate
 
-    plants, models, markets = 40, 10, 120
+    sizes = {1_000: (8, 6, 40), 10_000: (24, 12, 80), 100_000: (60, 20, 150), 400_000: (100, 30, 250),
+             1_000_000: (150, 40, 300)}  # the scale suite's shapes (benchmarks/suites.py)
+    plants, models, markets = next(v for k, v in sorted(sizes.items()) if k >= flows) if flows <= 1_000_000 else \
+        (150, 40, 300)
     density = density_for_flows(flows, plants=plants, models=models, markets=markets)
     return generate(folder, plants=plants, models=models, markets=markets, seed=1, density=density)
 
