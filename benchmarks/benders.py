@@ -4,7 +4,7 @@
 
 For every instance (OR-Library ``orlib`` suite names, ``random`` suite names, or
 ``v2:SEED`` for a random multi-year instance of ``tests/randinst_v2.py``, or an instance
-folder of the repository such as ``instances/nissan_2026_v2``) and method:
+folder of the repository such as ``instances/nissan_2026``) and method:
 ``optimizer.solve(path, time_limit=T, mip_gap=0, method=M,
 build_options=BuildOptions(valid_inequalities=True))`` in this process (the build is
 shared and not timed), and the row records status, objective in the instance's sense

@@ -94,7 +94,7 @@ def test_count_and_within() -> None:
 
 
 def test_multi_year_schedules_differ_by_year(tmp_path: Path) -> None:
-    tab = optimizer.alternatives(ROOT / "instances" / "nissan_2026_v2", count=2, time_limit=120)
+    tab = optimizer.alternatives(ROOT / "instances" / "nissan_2026", count=2, time_limit=120)
     assert len(tab) == 2
     assert tab["npv"].iloc[0] >= tab["npv"].iloc[1]
     assert tab["closed"].iloc[0] != tab["closed"].iloc[1]

@@ -177,11 +177,11 @@ def test_raw_yardstick_on_nissan_2026_and_refusing_v2():
 
     from benchmarks.raw import build_raw, run
 
-    path = S.ROOT / "instances" / "nissan_2026"
+    path = S.ROOT / "instances" / "nissan_2026_v1"
     ours = optimizer.solve(path, mip_gap=0.0, time_limit=60, build_options=BuildOptions(valid_inequalities=False))
     raw = build_raw(path)
     raw.highs.setOptionValue("mip_rel_gap", 0.0)
     assert raw.sizes == ours.sizes
     assert run(raw.highs)["objective"] == pytest.approx(ours.objective, rel=1e-9)
     with pytest.raises(NotImplementedError):
-        build_raw(S.ROOT / "instances" / "nissan_2026_v2")
+        build_raw(S.ROOT / "instances" / "nissan_2026")

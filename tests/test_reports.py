@@ -26,7 +26,7 @@ import yaml
 from optimizer.results import format as fmt
 
 ROOT = Path(__file__).resolve().parents[1]
-NISSAN = ROOT / "instances" / "nissan_2026"
+NISSAN = ROOT / "instances" / "nissan_2026_v1"  # the single-year case, whose figures these tests pin
 TINY = ROOT / "instances" / "tiny"
 CLI = [sys.executable, "-m", "optimizer"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -151,6 +151,9 @@ def test_nissan_report_in_chromium(nissan_out: Path, tmp_path: Path) -> None:
     flows = pd.read_csv(nissan_out / "flows.csv")
     sales = pd.read_csv(nissan_out / "sales.csv")
     breakdown = pd.read_csv(nissan_out / "breakdown.csv")
+    if "year" in sales.columns:  # a multi-year plan: the map and the charts show the last plan year
+        last = int(sales["year"].max())
+        sales, flows = sales[sales["year"] == last], flows[flows["year"] == last]
 
     # the map: every plant and every market of the instance, closed plants marked
     assert el.find("svg", id="network-map")
@@ -469,3 +472,17 @@ def test_nissan_report_screenshot_is_not_blank(nissan_out: Path, tmp_path: Path)
     # the map's kept-plant green and closed-plant vermillion are on screen (Okabe-Ito)
     px = {c for _, c in colours}
     assert (0x00, 0x9E, 0x73) in px and (0xD5, 0x5E, 0x00) in px
+
+
+def test_report_of_the_bundled_multi_year_case(tmp_path: Path) -> None:
+    """The bundled 2026-2035 plan: the report is written and its map carries every plant of the instance."""
+    import re
+
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(ROOT / "instances" / "nissan_2026"),
+                          "--out", str(out), "--report"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    on_map = set(re.findall(r"data-plant=['\"]([^'\"]+)['\"]", html))
+    assert on_map == set(pd.read_csv(ROOT / "instances" / "nissan_2026" / "plants.csv")["plant"])
+    assert "network-map" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
