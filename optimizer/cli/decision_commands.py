@@ -26,11 +26,15 @@ from .common import EXIT_NO_SOLUTION, EXIT_OK, _guard, main, out
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per re-solve.")
 @click.option("--mip-gap", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Relative MIP gap per re-solve (0 = exact ranks).")
+@click.option("--xlsx", is_flag=True, help="Also write alternatives.xlsx into --out.")
 @_guard
 def alternatives(path: Path, count: int, within: float | None, out_dir: Path | None, time_limit: float | None,
-                 mip_gap: float) -> None:
+                 mip_gap: float, xlsx: bool) -> None:
     """The COUNT best distinct closure schedules by NPV (no-good cuts on the plant decisions)."""
     from ..studies.alternatives import alternatives as _alternatives
+
+    if xlsx and out_dir is None:
+        raise click.UsageError("--xlsx writes into the result folder: give --out DIR as well.")
 
     tab = _alternatives(path, count=count, within=within, time_limit=time_limit, mip_gap=mip_gap, out=out_dir)
     if tab.empty:
@@ -48,6 +52,12 @@ def alternatives(path: Path, count: int, within: float | None, out_dir: Path | N
         out.print(f"{len(tab)} plan(s): {why} (or the search stopped).")
     if out_dir is not None:
         out.print(f"Written {out_dir}/alternatives.csv")
+        if xlsx:
+            from ..results.excel import write_workbook
+
+            book = write_workbook(out_dir / "alternatives.xlsx", [("instance", str(path)), ("plans", len(tab))],
+                                  {"alternatives": tab})
+            out.print(f"Workbook: {book}")
     sys.exit(EXIT_OK)
 
 
