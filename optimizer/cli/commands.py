@@ -86,7 +86,7 @@ def print_result(res: Any) -> None:
             kt.add_column(c, justify="right")
         for r in ky.to_dict("records"):
             kt.add_row(str(r["year"]), str(int(r["plants_open"])), f"{r['capacity_open']:,.0f}", f"{r['jobs_cut']:,.0f}",
-                       f"{r['units']:,.0f}", fmt.money(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
+                       f"{r['units']:,.0f}", fmt.compact(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
         out.print(kt)
     rep = res.report
     if rep is not None and rep.method == "benders":
