@@ -837,6 +837,7 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
                               retries=MAX_ATTEMPTS - 1)
             futs[f] = t
         keys = {f.key for f in futs}
+        lost: dict[str, int] = {}
         pending = as_completed(list(futs), loop=client.loop)
         while not pending.is_empty():
             done = pending.next_batch(block=False)
@@ -849,6 +850,17 @@ def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTi
                         payload = f.result()
                     except Exception as exc:  # noqa: BLE001
                         payload = _failure_payload(t, "error", f"{type(exc).__name__}: {exc}")
+                elif f.status == "lost" and lost.get(t.job_id, 0) < MAX_ATTEMPTS:
+                    # the worker holding the finished result died before it reached us: run the job again
+                    # (commits are atomic and idempotent, so a job that did write its folder is simply rewritten)
+                    lost[t.job_id] = lost.get(t.job_id, 0) + 1
+                    f.release()
+                    nf = client.submit(execute_job, t, key=f"optimizer-job-{t.job_id}-{token}-r{lost[t.job_id]}",
+                                       pure=False, retries=MAX_ATTEMPTS - 1)
+                    futs[nf] = t
+                    keys.add(nf.key)
+                    pending.add(nf)
+                    continue
                 else:
                     err = f.exception() if f.status == "error" else None
                     if isinstance(err, KilledWorker):
