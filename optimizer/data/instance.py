@@ -736,47 +736,39 @@ def from_dict(raw: dict[str, Any], *, folder: Path | None = None, yaml_name: str
     for name, spec in TABLES.items():
         value = tables_raw.get(name)
         if name in frames:
-            df = frames[name]
-            where = frame_origins.get(name, name)
+            df, where, inline = frames[name], frame_origins.get(name, name), False
             if df.empty and not len(df.columns):
                 problems.append(Problem(where, "sheet is empty.", table=name,
                                         fix="Add a header row with the table's columns."))
                 continue
-            n_before = len(problems) + getattr(problems, "dropped", 0)
-            built = _build_table(df, spec, where, False, problems)
-            if built is not None:
-                tables[name], row_numbers[name], defaulted[name] = built
-                origins[name] = where
-                if len(problems) + getattr(problems, "dropped", 0) > n_before:
-                    failed.add(name)
-            continue
-        if value is None and folder is not None and (folder / f"{name}.csv").is_file():
-            value = f"{name}.csv"
-        if value is None:
-            if spec.required and workbook:
-                problems.append(Problem(yaml_name.split("[")[0], f"required table '{name}' is not given.",
-                                        table=name, fix=f"Add a sheet named '{name}' with the table's columns."))
-            elif spec.required:
-                problems.append(Problem(yaml_name, f"required table '{name}' is not given.", column=f"tables.{name}",
-                                        fix=f"Add 'tables: {{{name}: {name}.csv}}' or inline records."))
-            tables[name] = empty_table(name)
-            origins[name] = yaml_name
-            continue
-        if isinstance(value, str):
-            if folder is None:
-                problems.append(Problem(yaml_name, "CSV paths need an instance folder.", column=f"tables.{name}"))
-                continue
-            df = _read_csv(folder, value, name, yaml_name, problems)
-            where, inline = value, False
-        elif isinstance(value, list) and not value:
-            tables[name], row_numbers[name] = empty_table(name), np.zeros(0, dtype=int)
-            origins[name] = f"{yaml_name} (tables.{name})"
-            continue
-        elif isinstance(value, list):
-            df = _records_frame(value, name, yaml_name, problems)
-            where, inline = f"{yaml_name} (tables.{name})", True
         else:
-            continue  # reported by the settings model
+            if value is None and folder is not None and (folder / f"{name}.csv").is_file():
+                value = f"{name}.csv"
+            if value is None:
+                if spec.required and workbook:
+                    problems.append(Problem(yaml_name.split("[")[0], f"required table '{name}' is not given.",
+                                            table=name, fix=f"Add a sheet named '{name}' with the table's columns."))
+                elif spec.required:
+                    problems.append(Problem(yaml_name, f"required table '{name}' is not given.", column=f"tables.{name}",
+                                            fix=f"Add 'tables: {{{name}: {name}.csv}}' or inline records."))
+                tables[name] = empty_table(name)
+                origins[name] = yaml_name
+                continue
+            if isinstance(value, str):
+                if folder is None:
+                    problems.append(Problem(yaml_name, "CSV paths need an instance folder.", column=f"tables.{name}"))
+                    continue
+                df = _read_csv(folder, value, name, yaml_name, problems)
+                where, inline = value, False
+            elif isinstance(value, list) and not value:
+                tables[name], row_numbers[name] = empty_table(name), np.zeros(0, dtype=int)
+                origins[name] = f"{yaml_name} (tables.{name})"
+                continue
+            elif isinstance(value, list):
+                df = _records_frame(value, name, yaml_name, problems)
+                where, inline = f"{yaml_name} (tables.{name})", True
+            else:
+                continue  # reported by the settings model
         if df is None:
             continue
         n_before = len(problems) + getattr(problems, "dropped", 0)
