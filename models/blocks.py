@@ -192,6 +192,23 @@ class Blocks:
         return {"variables": self.n_cols, "binaries": nbin, "rows": self.n_rows, "nonzeros": int(nnz)}
 
 
+def add_year_order(mb: Blocks, name: str, vb: VarBlock, n_years: int, *, increasing: bool,
+                   description: str = "") -> None:
+    """Rows linking each variable of ``vb`` to the same key's previous year (labels sorted key-major, year-minor).
+
+    increasing:  v[k,y-1] - v[k,y] <= 0   (e.g. a stack once developed stays developed)
+    decreasing:  v[k,y] - v[k,y-1] <= 0   (e.g. a plant once closed stays closed)
+    """
+    if n_years < 2 or vb.size == 0:
+        return
+    base = (np.arange(vb.size // n_years) * n_years)[:, None] + np.arange(1, n_years)[None, :]
+    cur = (base + vb.offset).ravel()
+    k = len(cur)
+    up, down = (cur - 1, cur) if increasing else (cur, cur - 1)
+    mb.add_cons(name, vb.labels.iloc[base.ravel()], np.concatenate([np.arange(k), np.arange(k)]),
+                np.concatenate([up, down]), np.concatenate([np.ones(k), -np.ones(k)]), -np.inf, 0.0, description)
+
+
 def group_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Row number of each item of ``keys`` (one row per distinct key, sorted) and the distinct keys.
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.prepare import ModelData
-from .blocks import Blocks
+from .blocks import Blocks, add_year_order
 
 
 def _plant_years(data: ModelData) -> pd.DataFrame:
@@ -36,18 +36,8 @@ def add_closure_order_constraints(mb: Blocks, data: ModelData) -> None:
 
     z_(p,y) - z_(p,y-1) <= 0
     """
-    t = len(data.years)
-    if t < 2 or len(data.plants) == 0:
-        return
-    z = mb.vars["z"]
-    n = len(data.plants)
-    base = (np.arange(n) * t)[:, None] + np.arange(1, t)[None, :]
-    cur = (base + z.offset).ravel()
-    labels = z.labels.iloc[base.ravel()]
-    k = len(cur)
-    rows = np.concatenate([np.arange(k), np.arange(k)])
-    mb.add_cons("closure_order", labels, rows, np.concatenate([cur, cur - 1]),
-                np.concatenate([np.ones(k), -np.ones(k)]), -np.inf, 0.0, "z[p,y] <= z[p,y-1]")
+    add_year_order(mb, "closure_order", mb.vars["z"], len(data.years), increasing=False,
+                   description="z[p,y] <= z[p,y-1]")
 
 
 def add_plant_rules(mb: Blocks, data: ModelData) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.prepare import ModelData
-from .blocks import Blocks, group_rows
+from .blocks import Blocks, add_year_order, group_rows
 
 
 def _developable(data: ModelData) -> pd.DataFrame:
@@ -39,17 +39,8 @@ def add_development_order_constraints(mb: Blocks, data: ModelData) -> None:
 
     w_(v,s,y-1) - w_(v,s,y) <= 0
     """
-    w = mb.vars["w"]
-    t = len(data.years)
-    if t < 2 or w.size == 0:
-        return
-    n = w.size // t
-    base = (np.arange(n) * t)[:, None] + np.arange(1, t)[None, :]
-    cur = (base + w.offset).ravel()
-    k = len(cur)
-    mb.add_cons("development_order", w.labels.iloc[base.ravel()], np.concatenate([np.arange(k), np.arange(k)]),
-                np.concatenate([cur - 1, cur]), np.concatenate([np.ones(k), -np.ones(k)]), -np.inf, 0.0,
-                "w[v,s,y-1] <= w[v,s,y]")
+    add_year_order(mb, "development_order", mb.vars["w"], len(data.years), increasing=True,
+                   description="w[v,s,y-1] <= w[v,s,y]")
 
 
 def add_software_constraints(mb: Blocks, data: ModelData) -> None:

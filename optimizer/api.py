@@ -121,7 +121,6 @@ def build(source: str | Path | Instance, options: BuildOptions | None = None) ->
         t1 = time.perf_counter()
         warnings = validate(inst)
     else:
-        t1 = time.perf_counter()
         inst, warnings = load_checked(source)  # both stages, reported together; validated once
         timings["load"] = inst.load_seconds
         t1 = t0 + inst.load_seconds

@@ -213,6 +213,7 @@ def _combine(parts: list[tuple[str, float, Any]], criterion: str, optimum: dict[
     Returns the combined blocks and, per scenario, the map from its columns to the combined ones.
     """
     from ..models import Blocks
+    from ..models.blocks import add_year_order
     from ..models.software import development_coefficients
 
     first = parts[0][2].blocks
@@ -268,13 +269,7 @@ def _combine(parts: list[tuple[str, float, Any]], criterion: str, optimum: dict[
         maps[name] = cmap
     if t is not None:
         mb.add_cost("criterion", t.cols, np.array([1.0 if criterion == "worst_case" else -1.0]))
-    if w.size and len(parts[0][2].data.years) > 1:
-        n = len(parts[0][2].data.years)
-        base = (np.arange(w.size // n) * n)[:, None] + np.arange(1, n)[None, :]
-        cur = (base + w.offset).ravel()
-        k = len(cur)
-        mb.add_cons("development_order", w.labels.iloc[base.ravel()], np.concatenate([np.arange(k), np.arange(k)]),
-                    np.concatenate([cur - 1, cur]), np.concatenate([np.ones(k), -np.ones(k)]), -np.inf, 0.0)
+    add_year_order(mb, "development_order", w, len(parts[0][2].data.years), increasing=True)
     mb.notes = [f"{name}: {n}" for name, _, b in parts for n in b.blocks.notes]
     return mb, maps
 
