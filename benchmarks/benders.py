@@ -5,7 +5,7 @@
 For every instance (OR-Library ``orlib`` suite names, ``random`` suite names, or
 ``v2:SEED`` for a random multi-year instance of ``tests/randinst_v2.py``, or an instance
 folder of the repository such as ``instances/nissan_2026``) and method:
-``optimizer.solve(path, time_limit=T, mip_gap=0, method=M,
+``optimizer.solve(path, time_limit=T, mip_gap=G (--gap, default 0), method=M,
 build_options=BuildOptions(valid_inequalities=True))`` in this process (the build is
 shared and not timed), and the row records status, objective in the instance's sense
 (minimum cost for the converted sets), bound, gap, match with the published optimum
@@ -30,7 +30,7 @@ from . import suites as S
 RESULTS = S.ROOT / "benchmarks" / "results"
 FIELDS = ["instance", "method", "used", "status", "objective", "bound", "gap", "published_optimum", "matches",
           "flows", "seconds", "rounds", "lp_rounds", "cuts", "master_solves", "pieces", "master_seconds",
-          "sub_seconds", "lp_bound", "reason", "time_limit", "started_utc"]
+          "sub_seconds", "lp_bound", "reason", "time_limit", "mip_gap", "started_utc"]
 
 
 def _path(name: str) -> tuple[Any, Path | None]:
@@ -51,7 +51,8 @@ def _path(name: str) -> tuple[Any, Path | None]:
     raise SystemExit(f"unknown instance {name}")
 
 
-def run(names: list[str], methods: list[str], time_limit: float, out: Path) -> list[dict[str, Any]]:
+def run(names: list[str], methods: list[str], time_limit: float, out: Path,
+        gap: float = 0.0) -> list[dict[str, Any]]:
     import optimizer
     from optimizer.models import BuildOptions
 
@@ -71,7 +72,7 @@ def run(names: list[str], methods: list[str], time_limit: float, out: Path) -> l
             for m in methods:
                 started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 t0 = time.perf_counter()
-                res = optimizer.solve(built, time_limit=time_limit, mip_gap=0.0, method=m)
+                res = optimizer.solve(built, time_limit=time_limit, mip_gap=gap, method=m)
                 secs = time.perf_counter() - t0
                 rep = res.report
                 d = dict(rep.decomposition) if rep is not None else {}
@@ -87,7 +88,7 @@ def run(names: list[str], methods: list[str], time_limit: float, out: Path) -> l
                        "pieces": d.get("pieces"), "master_seconds": d.get("master_seconds"),
                        "sub_seconds": d.get("sub_seconds"),
                        "lp_bound": None if d.get("lp_bound") is None else sign * d["lp_bound"],
-                       "reason": d.get("reason", ""), "time_limit": time_limit, "started_utc": started}
+                       "reason": d.get("reason", ""), "time_limit": time_limit, "mip_gap": gap, "started_utc": started}
                 w.writerow(row)
                 fh.flush()
                 rows.append(row)
@@ -117,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", default=["cap131", "cap132", "cap133", "cap134", "capa_8000"])
     ap.add_argument("--methods", nargs="+", default=["monolithic", "benders"])
     ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--gap", type=float, default=0.0, help="relative MIP gap of the solves (0: proven optimal)")
     ap.add_argument("--results", type=Path, default=RESULTS / "benders.csv")
     a = ap.parse_args(argv)
     print(machine())
-    rows = run(a.only, a.methods, a.time_limit, a.results)
+    rows = run(a.only, a.methods, a.time_limit, a.results, a.gap)
     bad = [r for r in rows if r["matches"] is False]
     return 1 if bad or any(not math.isfinite(float(r["seconds"])) for r in rows) else 0
 
