@@ -40,6 +40,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _LAZY: dict[str, str] = {
+    "BendersOptions": ".solver.benders",
     "BuildOptions": ".models",
     "BuiltModel": ".api",
     "build": ".api",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import BuiltModel, build, load, solve
     from .data.instance import Instance
     from .models import BuildOptions
+    from .solver.benders import BendersOptions
     from .results.tables import Result
     from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, Termination
     from .studies.batch import read_index, run_batch
@@ -97,6 +99,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BendersOptions",
     "BuildOptions",
     "BuiltModel",
     "Instance",

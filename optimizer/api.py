@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .errors import InvalidOptionError, Problem
 from .models import Blocks, BuildOptions, build_model, to_pyomo
 from .results.tables import Result, context_of, extract_tables
 from .solver.highs import SolveOptions, SolveProgress, SolveReport, Status, check_options, solve_blocks, solve_model
+
+if TYPE_CHECKING:
+    from .solver.benders import BendersOptions
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +190,7 @@ def solve(
     progress: Callable[[SolveProgress], None] | None = None,
     method: str | None = None,
     diagnose: bool = True,
+    benders: BendersOptions | None = None,
 ) -> Result:
     """Solve an instance (path, :class:`Instance` or :class:`BuiltModel`) and return a :class:`Result`.
 
@@ -201,6 +205,8 @@ def solve(
     :mod:`optimizer.solver.benders`; models it does not accept, e.g. single sourcing,
     are solved monolithically and the reason is recorded) or ``"auto"`` (see
     :func:`choose_method`); ``None`` = the instance's ``solver.method``.
+    ``benders``: tuning of the decomposition (:class:`~optimizer.BendersOptions`: subproblem
+    pieces in a thread pool with ``workers``, or on a Dask cluster with ``scheduler``).
     An infeasible solve carries ``Result.diagnosis`` (the written rules that have to give, see
     :mod:`optimizer.studies.diagnose`) unless ``diagnose=False``.
     """
@@ -236,7 +242,7 @@ def solve(
         if diagnose:
             res.diagnosis = _diagnosis(built, opts)
         return res
-    report: SolveReport = _solve_built(built, opts, start, method)
+    report: SolveReport = _solve_built(built, opts, start, method, benders)
     if "pyomo" in built.timings:  # the Pyomo model, made on demand (before the solve or by it)
         timings["pyomo"] = built.timings["pyomo"]
     if report.import_seconds > 0.05:
@@ -287,10 +293,10 @@ def choose_method(built: BuiltModel, method: str, interface: str = "direct") -> 
     picks it from ``BENDERS_AUTO_MIN_FLOWS`` flow-years on, the monolithic model below:
     on the measured small and medium instances one HiGHS MIP is faster.
     """
-    from .solver.benders import not_applicable
-
     if method == "monolithic":
         return "monolithic", "requested"
+    from .solver.benders import not_applicable
+
     if interface == "pyomo" or built.uses_pyomo:
         return "monolithic", "the model goes through Pyomo (user components are not split into master and subproblem)"
     why = not_applicable(built.blocks)
@@ -305,7 +311,7 @@ def choose_method(built: BuiltModel, method: str, interface: str = "direct") -> 
 
 
 def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None,
-                 method: str = "monolithic") -> SolveReport:
+                 method: str = "monolithic", benders: BendersOptions | None = None) -> SolveReport:
     """The fast path for untouched models, Pyomo's route once the Pyomo model exists (or when asked for);
     the decomposition when ``method`` asks for it and the model allows it."""
     from dataclasses import replace as _replace
@@ -316,7 +322,7 @@ def _solve_built(built: BuiltModel, opts: SolveOptions, start: np.ndarray | None
         from .solver.benders import solve_benders
 
         mb, added = _with_valid_inequalities(built)
-        rep = solve_benders(mb, opts, start)
+        rep = solve_benders(mb, opts, start, benders)
         extra = {"requested": method, "valid_inequalities_added": added}
         return _replace(rep, decomposition=extra | rep.decomposition)
     return _replace(_solve_monolithic(built, opts, start), method="monolithic", decomposition=info)

@@ -155,3 +155,71 @@ def test_batch_on_dask_survives_a_killed_worker(tmp_path: Path, instance: Path, 
         r = float(s["parameters"]["discount_rate"])
         assert s["objective"] == pytest.approx(ref[r], rel=1e-9), s["job"]
     shutil.rmtree(tmp_path / "local")
+
+
+def _multi_piece_seeds(n: int) -> list[int]:
+    """Random multi-year instances with an optimum whose decomposition has several pieces."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import randinst_v2
+    import reference_v2
+
+    import optimizer
+    from optimizer.data.instance import from_dict
+    from optimizer.solver.benders import BendersOptions, _Decomposition, not_applicable
+    from optimizer.solver.highs import SolveOptions
+
+    out = []
+    for seed in range(60):
+        built = optimizer.build(from_dict(randinst_v2.generate(seed)))
+        if not_applicable(built.blocks) is None and not built.blocks.notes \
+                and len(_Decomposition(built.blocks, SolveOptions(), BendersOptions()).pieces) >= 3 \
+                and reference_v2.solve(randinst_v2.generate(seed)).status == "optimal":
+            out.append(seed)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_benders_pieces_on_the_cluster_give_the_oracle_optimum(cluster) -> None:
+    """Benders with the pieces held by actors on two Dask workers: the oracle's optimum, the plan's
+    value re-checked by the oracle, and the pieces really spread over both workers."""
+    import randinst_v2
+    import reference_v2
+
+    import optimizer
+    from optimizer.data.instance import from_dict
+
+    address, _workers, _logs = cluster
+    seeds = _multi_piece_seeds(3)
+    assert len(seeds) == 3
+    for seed in seeds:
+        cfg = randinst_v2.generate(seed)
+        ref = reference_v2.solve(cfg)
+        res = optimizer.solve(from_dict(cfg), mip_gap=1e-9, method="benders",
+                              benders=optimizer.BendersOptions(scheduler=address))
+        assert str(res.status) == ref.status, seed
+        assert res.report.method == "benders", res.report.decomposition
+        assert res.objective == pytest.approx(ref.npv, rel=1e-6, abs=1e-6), seed
+        assert reference_v2.plan_npv(reference_v2.load(cfg), reference_v2.Plan(**res.plan)) == \
+            pytest.approx(ref.npv, rel=1e-6, abs=1e-6)
+        assert res.report.decomposition["pieces"] >= 3
+    from distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as c:  # the actors are gone after the solve
+        assert not c.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+
+
+def test_an_unreachable_scheduler_is_a_clear_option_error() -> None:
+    import optimizer
+    from optimizer.bench.generate import generate  # noqa: F401
+    from optimizer.errors import InvalidOptionError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import randinst_v2
+
+    from optimizer.data.instance import from_dict
+
+    seed = _multi_piece_seeds(1)[0]
+    with pytest.raises(InvalidOptionError, match="cannot connect to the Dask scheduler"):
+        optimizer.solve(from_dict(randinst_v2.generate(seed)), method="benders",
+                        benders=optimizer.BendersOptions(scheduler=f"tcp://127.0.0.1:{free_port()}"))

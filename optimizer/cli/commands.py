@@ -112,6 +112,10 @@ def print_result(res: Any) -> None:
 @click.option("--solver-log", is_flag=True, help="Show HiGHS's log.")
 @click.option("--method", type=click.Choice(["auto", "monolithic", "benders"]), default=None,
               help="monolithic MIP, Benders decomposition, or auto (default: instance solver.method).")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=None,
+              help="Benders: solve the subproblem pieces of a round in this many threads (default 1).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Benders: hold the subproblem pieces on the workers of this Dask scheduler (tcp://host:port).")
 @click.option("--valid-inequalities/--no-valid-inequalities", "vi", default=None,
               help="Force the optional valid inequalities on or off (default: on up to 5,000 flows).")
 @click.option("--scenario", default=None, metavar="NAME",
@@ -126,7 +130,7 @@ def print_result(res: Any) -> None:
 @_guard
 def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: float | None, threads: int | None,
           seed: int | None, interface: str, solver_log: bool, method: str | None,
-          vi: bool | None, scenario: str | None,
+          workers: int | None, scheduler: str | None, vi: bool | None, scenario: str | None,
           scenario_set: str | None, scenarios_file: Path | None, report: bool, xlsx: bool) -> None:
     """Solve the instance at PATH (folder, instance.yaml or .xlsx workbook), or one of its scenarios with --scenario.
 
@@ -143,18 +147,29 @@ def solve(path: Path, out_dir: Path | None, time_limit: float | None, mip_gap: f
     if out_dir is not None:
         check_out_dir(out_dir)  # a bad --out fails now, not after the solve
     build_options = BuildOptions(valid_inequalities=vi)
+    benders = None
+    if workers is not None or scheduler is not None:
+        if method == "monolithic":
+            raise click.UsageError("--workers and --scheduler tune the Benders decomposition; "
+                                   "drop them or use --method auto|benders")
+        if workers is not None and scheduler is not None:
+            raise click.UsageError("use either --workers (threads here) or --scheduler (a Dask cluster), not both")
+        from ..solver.benders import BendersOptions
+
+        benders = BendersOptions(workers=workers or 1, scheduler=scheduler)
     if scenario_set is not None:
         if scenario is not None:
             raise click.UsageError("use either --scenario or --scenario-set, not both")
         _solve_set(path, scenario_set, scenarios_file, out_dir, dict(time_limit=time_limit, mip_gap=mip_gap,
-                                                                    threads=threads, seed=seed),
+                                                                    threads=threads, seed=seed,
+                                                                    method=method, benders=benders),
                    build_options)
         return
     if scenario is None and scenarios_file is not None:
         raise click.UsageError("--scenarios FILE needs --scenario NAME (which scenario of the file to solve)")
     status_line = _StatusLine()
     kwargs: dict[str, Any] = dict(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
-                                  interface=interface, log_solver=solver_log, method=method,
+                                  interface=interface, log_solver=solver_log, method=method, benders=benders,
                                   progress=status_line if status_line.enabled and not solver_log else None)
     try:
         if scenario is not None:
@@ -213,6 +228,12 @@ def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path
     for s, d in res.scenarios.items():
         t.add_row(s, f"{d['probability']:.3g}", fmt.money(d["npv"]), fmt.money(d.get("optimum")), fmt.money(d.get("regret")))
     out.print(t)
+    how = res.method
+    if how.get("method") == "benders":
+        out.print(f"Method benders: {how.get('rounds')} master rounds (+{how.get('lp_rounds')} LP), "
+                  f"{how.get('cuts')} cuts, {how.get('pieces')} subproblem piece(s)")
+    elif how:
+        out.print(f"Method monolithic ({how.get('reason')})", markup=False)
     for n in res.notes:
         err.print(f"note: {n}", markup=False)
     if out_dir is not None:

@@ -102,6 +102,9 @@ class BendersOptions:
     """At most this many integer master solves."""
     workers: int = 1
     """Solve the pieces of a round in a thread pool of this size (1 = in a loop)."""
+    scheduler: str | None = None
+    """Address of a Dask scheduler (``tcp://host:port``): the pieces are held by one actor per worker
+    there (models with one piece stay in this process)."""
     master_gap: float = 1e-3
     """Early integer masters stop at min(master_gap, gap / 10) (never below the requested gap)."""
     extra_plans: int = 4
@@ -273,102 +276,23 @@ class _Decomposition:
         self.monotone = not bad.any()
         self.state = _State()
         self.is_mip = False
+        self.runner: PieceHost | _DaskPieces = (
+            _DaskPieces(self.pieces, bopts.scheduler) if bopts.scheduler and len(self.pieces) > 1
+            else PieceHost(self.pieces, bopts.workers))
 
     # ------------------------------------------------------------------ subproblems
-    def _sub_options(self, h: Any) -> None:
-        h.setOptionValue("output_flag", False)
-
-    def _make(self, pc: _Piece, p: np.ndarray) -> None:
-        h = self.highspy.Highs()
-        self._sub_options(h)
-        lo, up = self._row_bounds(pc, p)
-        clo, cup, _, _ = self._col_bounds(pc, p)
-        a = pc.a_full
-        h.passModel(a.shape[1], a.shape[0], int(a.nnz), 1, 1, 0.0, pc.cost, clo, cup, lo, up,
-                    a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
-                    np.zeros(a.shape[1], dtype=np.int32))
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("simplex_strategy", 1)  # dual simplex: warm start after bound changes
-        pc.h = h
-
-    @staticmethod
-    def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shift = pc.ap @ p
-        return pc.l0 - shift, pc.u0 - shift
-
-    @staticmethod
-    def _col_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Column bounds at p (natural bounds and the bound rows) and the bound rows' implied (lower, upper)."""
-        s = pc.bap @ p
-        a = pc.bcoef
-        with np.errstate(invalid="ignore"):
-            lo_r = np.where(a > 0, (pc.bl0 - s) / a, (pc.bu0 - s) / a)
-            up_r = np.where(a > 0, (pc.bu0 - s) / a, (pc.bl0 - s) / a)
-        clo, cup = pc.clo.copy(), pc.cup.copy()
-        clo[pc.bcol] = np.maximum(clo[pc.bcol], lo_r)
-        cup[pc.bcol] = np.minimum(cup[pc.bcol], up_r)
-        return clo, cup, lo_r, up_r
-
-    def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
-        if pc.h is None:
-            self._make(pc, p)
-        else:
-            lo, up = self._row_bounds(pc, p)
-            n = len(lo)
-            if n:
-                pc.h.changeRowsBounds(n, np.arange(n, dtype=np.int32), lo, up)
-            if len(pc.bcol):
-                clo, cup, _, _ = self._col_bounds(pc, p)
-                pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
-        h = pc.h
-        _set_time_limit(h, deadline, 1.0)
-        h.run()
-        pc.solves += 1
-        if pc.first:
-            h.setOptionValue("presolve", "off")
-            pc.first = False
-        name = h.modelStatusToString(h.getModelStatus())
-        if name != "Optimal":
-            if name == "Time limit reached":
-                return None
-            raise _Fallback(f"a subproblem piece ended '{name}'")
-        sol = h.getSolution()
-        y = np.asarray(sol.row_dual, dtype=float)
-        xv = np.asarray(sol.col_value, dtype=float)
-        lo, up = self._row_bounds(pc, p)
-        y = np.where((y > 0) & ~np.isfinite(lo), 0.0, y)
-        y = np.where((y < 0) & ~np.isfinite(up), 0.0, y)
-        d = pc.cost - pc.a_full.T @ y
-        # a bound row carries its column's reduced cost (as the row dual d/a) where it is the tighter bound
-        yb = np.zeros(len(pc.bcol))
-        if len(pc.bcol):
-            _, _, lo_r, up_r = self._col_bounds(pc, p)
-            db = d[pc.bcol]
-            use = ((db > 0) & (lo_r >= pc.clo[pc.bcol])) | ((db < 0) & (up_r <= pc.cup[pc.bcol]))
-            yb = np.where(use, db / pc.bcoef, 0.0)
-            d[pc.bcol[use]] = 0.0
-        bcol = np.where(d > 0, pc.clo, pc.cup)
-        ok = np.isfinite(bcol)
-        colpart = float(d[ok] @ bcol[ok])
-        rowpart = _rowpart(y, pc.l0, pc.u0) + _rowpart(yb, pc.bl0, pc.bu0)
-        dconst = rowpart + colpart          # D(p) = dconst - (A_P^T y).p  <= min cost
-        g = pc.ap.T @ y + pc.bap.T @ yb      # theta <= -D(p) = -dconst + g.p
-        slack = float(xv[pc.n_flow:].sum()) if len(xv) > pc.n_flow else 0.0
-        value = -float(h.getInfo().objective_function_value)
-        return _Eval(value=value, slack=slack, g=np.asarray(g, dtype=float), const=-dconst)
-
     def evaluate(self, p: np.ndarray, deadline: float) -> list[_Eval] | None:
+        """Every piece's value and cut at plan ``p`` (``None`` if the time ran out)."""
         t0 = time.perf_counter()
-        if self.bopts.workers > 1 and len(self.pieces) > 1:
-            with ThreadPoolExecutor(self.bopts.workers) as pool:
-                res = list(pool.map(lambda pc: self._evaluate(pc, p, deadline), self.pieces))
-        else:
-            res = [self._evaluate(pc, p, deadline) for pc in self.pieces]
+        res = self.runner.evaluate(p, deadline - t0)
         self.state.sub_seconds += time.perf_counter() - t0
         self.state.sub_solves += len(self.pieces)
         if any(r is None for r in res):
             return None
         return res  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.runner.close()
 
     # ------------------------------------------------------------------ master
     def _theta_bounds(self, deadline: float) -> tuple[np.ndarray | None, list[_Eval] | None]:
@@ -386,7 +310,7 @@ class _Decomposition:
         out = []
         for pc in self.pieces:
             h = self.highspy.Highs()
-            self._sub_options(h)
+            h.setOptionValue("output_flag", False)
             nb, nl = len(pc.bcol), pc.a_full.shape[1]
             unit = sp.csr_matrix((pc.bcoef, (np.arange(nb), pc.bcol)), shape=(nb, nl))
             a = sp.vstack([sp.hstack([pc.a_full, pc.ap]), sp.hstack([unit, pc.bap])], format="csc")
@@ -525,6 +449,165 @@ class _Decomposition:
         return out
 
 
+class PieceHost:
+    """Subproblem pieces kept as persistent highspy models and solved at a plan.
+
+    The unit of parallel work: in this process (the pieces of a round in a thread pool
+    of ``workers`` threads; HiGHS releases the GIL while it runs) or as a Dask actor that
+    holds its share of the pieces on a worker between rounds (:class:`_DaskPieces`).
+    """
+
+    def __init__(self, pieces: list[_Piece], workers: int = 1) -> None:
+        self.pieces = pieces
+        self.highspy = _highspy()
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 and len(pieces) > 1 else None
+
+    def evaluate(self, p: np.ndarray, seconds_left: float) -> list[_Eval | None]:
+        """Each piece's value and cut at ``p``; ``None`` for a piece stopped by the time limit."""
+        deadline = time.perf_counter() + seconds_left
+        if self.pool is not None:
+            return list(self.pool.map(lambda pc: self._evaluate(pc, p, deadline), self.pieces))
+        return [self._evaluate(pc, p, deadline) for pc in self.pieces]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
+
+    def _make(self, pc: _Piece, p: np.ndarray) -> None:
+        h = self.highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        lo, up = _row_bounds(pc, p)
+        clo, cup, _, _ = _col_bounds(pc, p)
+        a = pc.a_full
+        h.passModel(a.shape[1], a.shape[0], int(a.nnz), 1, 1, 0.0, pc.cost, clo, cup, lo, up,
+                    a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
+                    np.zeros(a.shape[1], dtype=np.int32))
+        h.setOptionValue("solver", "simplex")
+        h.setOptionValue("simplex_strategy", 1)  # dual simplex: warm start after bound changes
+        pc.h = h
+
+    def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
+        if pc.h is None:
+            self._make(pc, p)
+        else:
+            lo, up = _row_bounds(pc, p)
+            n = len(lo)
+            if n:
+                pc.h.changeRowsBounds(n, np.arange(n, dtype=np.int32), lo, up)
+            if len(pc.bcol):
+                clo, cup, _, _ = _col_bounds(pc, p)
+                pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
+        h = pc.h
+        _set_time_limit(h, deadline, 1.0)
+        h.run()
+        pc.solves += 1
+        if pc.first:
+            h.setOptionValue("presolve", "off")
+            pc.first = False
+        name = h.modelStatusToString(h.getModelStatus())
+        if name != "Optimal":
+            if name == "Time limit reached":
+                return None
+            raise _Fallback(f"a subproblem piece ended '{name}'")
+        sol = h.getSolution()
+        y = np.asarray(sol.row_dual, dtype=float)
+        xv = np.asarray(sol.col_value, dtype=float)
+        lo, up = _row_bounds(pc, p)
+        y = np.where((y > 0) & ~np.isfinite(lo), 0.0, y)
+        y = np.where((y < 0) & ~np.isfinite(up), 0.0, y)
+        d = pc.cost - pc.a_full.T @ y
+        # a bound row carries its column's reduced cost (as the row dual d/a) where it is the tighter bound
+        yb = np.zeros(len(pc.bcol))
+        if len(pc.bcol):
+            _, _, lo_r, up_r = _col_bounds(pc, p)
+            db = d[pc.bcol]
+            use = ((db > 0) & (lo_r >= pc.clo[pc.bcol])) | ((db < 0) & (up_r <= pc.cup[pc.bcol]))
+            yb = np.where(use, db / pc.bcoef, 0.0)
+            d[pc.bcol[use]] = 0.0
+        bcol = np.where(d > 0, pc.clo, pc.cup)
+        ok = np.isfinite(bcol)
+        colpart = float(d[ok] @ bcol[ok])
+        rowpart = _rowpart(y, pc.l0, pc.u0) + _rowpart(yb, pc.bl0, pc.bu0)
+        dconst = rowpart + colpart          # D(p) = dconst - (A_P^T y).p  <= min cost
+        g = pc.ap.T @ y + pc.bap.T @ yb      # theta <= -D(p) = -dconst + g.p
+        slack = float(xv[pc.n_flow:].sum()) if len(xv) > pc.n_flow else 0.0
+        value = -float(h.getInfo().objective_function_value)
+        return _Eval(value=value, slack=slack, g=np.asarray(g, dtype=float), const=-dconst)
+
+
+def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The piece's row bounds at plan p: L - A_P p, U - A_P p."""
+    shift = pc.ap @ p
+    return pc.l0 - shift, pc.u0 - shift
+
+
+def _col_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column bounds at p (natural bounds and the bound rows) and the bound rows' implied (lower, upper)."""
+    s = pc.bap @ p
+    a = pc.bcoef
+    with np.errstate(invalid="ignore"):
+        lo_r = np.where(a > 0, (pc.bl0 - s) / a, (pc.bu0 - s) / a)
+        up_r = np.where(a > 0, (pc.bu0 - s) / a, (pc.bl0 - s) / a)
+    clo, cup = pc.clo.copy(), pc.cup.copy()
+    clo[pc.bcol] = np.maximum(clo[pc.bcol], lo_r)
+    cup[pc.bcol] = np.minimum(cup[pc.bcol], up_r)
+    return clo, cup, lo_r, up_r
+
+
+class _DaskPieces:
+    """The pieces spread over the workers of a Dask cluster, one :class:`PieceHost` actor per worker.
+
+    Pieces go to workers largest first, each to the worker with the fewest nonzeros so far;
+    an actor keeps its pieces' highspy models (and their warm bases) between rounds, so a
+    round sends only the plan and receives the cuts.
+    """
+
+    def __init__(self, pieces: list[_Piece], address: str) -> None:
+        from ..errors import InvalidOptionError
+
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InvalidOptionError("scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+        try:
+            self.client = Client(address, timeout="30s", set_as_default=False)
+        except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
+            raise InvalidOptionError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        workers = sorted(self.client.scheduler_info()["workers"])
+        if not workers:
+            self.client.close()
+            raise _Fallback(f"the Dask cluster at {address} has no workers")
+        load = [0] * len(workers)
+        share: list[list[int]] = [[] for _ in workers]
+        for k in sorted(range(len(pieces)), key=lambda k: -pieces[k].a_full.nnz):
+            i = load.index(min(load))
+            share[i].append(k)
+            load[i] += pieces[k].a_full.nnz + 1
+        self.share = [(w, ks) for w, ks in zip(workers, share) if ks]
+        self.n = len(pieces)
+        with self.client.as_current():
+            self.futures = [self.client.submit(PieceHost, [pieces[k] for k in ks], actor=True, workers=[w],
+                                               pure=False) for w, ks in self.share]
+            self.actors = [f.result() for f in self.futures]
+
+    def evaluate(self, p: np.ndarray, seconds_left: float) -> list[_Eval | None]:
+        out: list[_Eval | None] = [None] * self.n
+        with self.client.as_current():
+            calls = [a.evaluate(p, seconds_left) for a in self.actors]
+            for (_, ks), c in zip(self.share, calls):
+                for k, e in zip(ks, c.result()):
+                    out[k] = e
+        return out
+
+    def close(self) -> None:
+        try:
+            self.futures.clear()
+            self.actors.clear()
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a cluster connection must not lose the result
+            log.debug("closing the Dask client failed", exc_info=True)
+
+
 def _set_time_limit(h: Any, deadline: float, least: float, cumulative: bool = True) -> None:
     """The time left (at least ``least`` seconds) as HiGHS's time_limit of the next run.
 
@@ -615,12 +698,16 @@ def solve_benders(mb: Blocks, opts: SolveOptions, start: np.ndarray | None = Non
     limit = opts.time_limit if opts.time_limit is not None else INF
     deadline = t_start + limit
     gap_target = 1e-4 if opts.mip_gap is None else float(opts.mip_gap)
+    dec = None
     try:
         dec = _Decomposition(mb, opts, bopts)
         return _loop(dec, mb, opts, bopts, start, t_start, deadline, gap_target)
     except _Fallback as exc:
         log.info("Benders: %s; solving the monolithic model", exc)
         return _monolithic(mb, opts, start, t_start, f"decomposition gave up: {exc}", deadline)
+    finally:
+        if dec is not None:
+            dec.close()
 
 
 def _monolithic(mb: Blocks, opts: SolveOptions, start: np.ndarray | None, t_start: float, reason: str,

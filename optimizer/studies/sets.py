@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.instance import Instance, read_yaml
-from ..errors import InstanceValidationError, Problem
+from ..errors import InstanceValidationError, InvalidOptionError, Problem
 from .scenarios import BASE, DEFAULT_FILE, apply_scenario, load_scenarios
 
 CRITERIA = ("expected", "worst_case", "max_regret")
@@ -75,12 +75,15 @@ class SetResult:
     results: dict[str, Any] = field(default_factory=dict, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    method: dict[str, Any] = field(default_factory=dict)
+    """How the set's model was solved: ``method`` used, ``requested``, ``reason`` and, for
+    Benders, the decomposition's rounds, cuts, pieces and timings."""
 
     def summary(self) -> dict[str, Any]:
         """The ``scenario_set`` block of ``summary.json``."""
         return {"name": self.name, "criterion": self.criterion, "status": str(self.status), "value": self.value,
                 "vss": self.vss, "evpi": self.evpi, "weights_used": self.weights_used, "notes": self.notes,
-                "scenarios": self.scenarios}
+                "scenarios": self.scenarios, "method": self.method}
 
     def table(self, name: str) -> pd.DataFrame:
         """A result table of every scenario (the set's plan, flows re-optimised), with a ``scenario`` column."""
@@ -315,8 +318,14 @@ def _plan_dev_cost(built: Any, plan: Mapping[str, Any]) -> float:
 
 def solve_set(source: str | Path | Instance, name: str, *, scenarios_file: str | Path | None = None,
               time_limit: float | None = None, mip_gap: float | None = None, threads: int | None = None,
-              seed: int | None = None, build_options: Any = None) -> SetResult:
-    """Choose one plan across the scenarios of set ``name`` (contract v2, section 8); see :class:`SetResult`."""
+              seed: int | None = None, build_options: Any = None, method: str | None = None,
+              benders: Any = None) -> SetResult:
+    """Choose one plan across the scenarios of set ``name`` (contract v2, section 8); see :class:`SetResult`.
+
+    ``method`` (``auto`` | ``monolithic`` | ``benders``; ``None`` = the instance's ``solver.method``) and ``benders``
+    (:class:`~optimizer.BendersOptions`) as in :func:`optimizer.solve`, for the set's model
+    and for the per-scenario solves; see :func:`solve_instances`.
+    """
     from ..api import load
 
     inst = source if isinstance(source, Instance) else load(source)
@@ -350,28 +359,43 @@ def solve_set(source: str | Path | Instance, name: str, *, scenarios_file: str |
         raise InstanceValidationError(problems, instance=inst.name)
     return solve_instances(inst, {s: a.instance for s, a in applied.items()}, ss.criterion, dict(ss.weights),
                            name=name, time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed,
-                           build_options=build_options)
+                           build_options=build_options, method=method, benders=benders)
 
 
 def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion: str,
                     weights: Mapping[str, float] | None = None, *, name: str = "set", time_limit: float | None = None,
                     mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
-                    build_options: Any = None) -> SetResult:
+                    build_options: Any = None, method: str | None = None, benders: Any = None) -> SetResult:
     """The scenario-set solve on explicit scenario instances (``inst`` is the unchanged instance, for the VSS).
 
     ``weights`` are the probabilities (``expected``) or the weights used for VSS and
     EVPI when they sum to 1 (otherwise, or when ``None``, equal weights).
+
+    The set's model (the deterministic equivalent) is solved as one MIP or by Benders
+    decomposition (:mod:`optimizer.solver.benders`): the shared plan is the master and the
+    flow LP splits by scenario and year, so each round solves one piece per (scenario, year)
+    (in a thread pool or on a Dask cluster with ``benders``).  ``auto`` takes Benders from
+    ``BENDERS_AUTO_MIN_FLOWS`` flow-years summed over the scenarios, as for one instance.
+    Under ``worst_case`` and ``max_regret`` the criterion variable links the scenarios, which
+    then form one piece per year.  The scenarios are built with the valid inequalities unless
+    the method is ``monolithic`` or ``build_options`` turns them off.
     """
-    from ..api import build, solve
+    from ..api import METHODS, build, solve
     from ..results.tables import extract_tables
-    from ..solver.highs import SolveOptions, Status, solve_blocks
+    from ..solver.highs import SolveOptions, Status
+
+    method = inst.settings.solver.method if method is None else method
+    if method not in METHODS:
+        raise InvalidOptionError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
+    build_options = _set_options(build_options, method)
 
     t0 = time.perf_counter()
     s0 = inst.settings.solver
     opts = SolveOptions(time_limit=s0.time_limit_s if time_limit is None else time_limit,
                         mip_gap=s0.mip_rel_gap if mip_gap is None else mip_gap,
                         threads=s0.threads if threads is None else threads, seed=s0.seed if seed is None else seed)
-    kw = dict(time_limit=opts.time_limit, mip_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed)
+    kw = dict(time_limit=opts.time_limit, mip_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed,
+              method=method, benders=benders)
     names = list(scenarios)
     given = dict(weights or {})
     if criterion == "expected" or (given and abs(sum(given.values()) - 1.0) <= 1e-9):
@@ -429,10 +453,11 @@ def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion
             tv = min(npv_b) if ss.criterion == "worst_case" else max(optimum[s] - base_ops[s][1] for s in names)
             start[mb.vars["t"].cols[0]] = tv - 1e-7 * max(1.0, abs(tv)) if ss.criterion == "worst_case" else \
                 tv + 1e-7 * max(1.0, abs(tv))
-    rep = solve_blocks(mb, opts, start)
+    n_flows = sum(p[2].data.n_flows for p in parts)
+    rep, how = _solve_set_model(mb, opts, start, method, benders, n_flows)
     if not rep.has_solution:
         return SetResult(name, ss.criterion, rep.status, None, None, {}, None, None, weights, notes,
-                         message=rep.message or f"the scenario set has no plan ({rep.status})")
+                         message=rep.message or f"the scenario set has no plan ({rep.status})", method=how)
     sol = rep.solution
     first = parts[0][2]
     plan = extract_tables(first.blocks, first.data, sol[maps[names[0]]])["plan"]
@@ -471,4 +496,43 @@ def solve_instances(inst: Instance, scenarios: Mapping[str, Instance], criterion
     if rep.status is not Status.OPTIMAL:
         notes.append(f"the set's plan is not proven optimal ({rep.status}, gap {rep.gap})")
     return SetResult(name, ss.criterion, rep.status, float(value), plan, per, vss, evpi, weights, notes, results,
-                     {"total": time.perf_counter() - t0, "set_solve": rep.solver_seconds})
+                     {"total": time.perf_counter() - t0, "set_solve": rep.solver_seconds}, method=how)
+
+
+def _set_options(build_options: Any, method: str) -> Any:
+    """The scenarios' build options: valid inequalities on for a decomposition unless turned off explicitly."""
+    from dataclasses import replace
+
+    from ..models import BuildOptions
+
+    bo = build_options if build_options is not None else BuildOptions()
+    if method != "monolithic" and bo.valid_inequalities is None:
+        return replace(bo, valid_inequalities=True)
+    return bo
+
+
+def _solve_set_model(mb: Any, opts: Any, start: np.ndarray | None, method: str, benders: Any,
+                     n_flows: int) -> tuple[Any, dict[str, Any]]:
+    """Solve the set's model by ``method``; the report and how it was solved (for ``SetResult.method``)."""
+    from dataclasses import replace
+
+    from ..api import BENDERS_AUTO_MIN_FLOWS
+    from ..solver.highs import solve_blocks
+
+    used, why = "monolithic", "requested"
+    if method != "monolithic":
+        from ..solver.benders import not_applicable
+
+        why = not_applicable(mb)
+        if why is None and method == "auto" and n_flows < BENDERS_AUTO_MIN_FLOWS:
+            why = f"auto: {n_flows:,} flow-years < {BENDERS_AUTO_MIN_FLOWS:,}"
+        if why is None:
+            used = "benders"
+            why = "requested" if method == "benders" else f"auto: {n_flows:,} flow-years >= {BENDERS_AUTO_MIN_FLOWS:,}"
+    info = {"method": used, "requested": method, "reason": why}
+    if used == "benders":
+        from ..solver.benders import solve_benders
+
+        rep = solve_benders(mb, opts, start, benders)
+        return rep, info | dict(rep.decomposition) | {"requested": method}
+    return replace(solve_blocks(mb, opts, start), method="monolithic"), info
