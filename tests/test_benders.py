@@ -227,9 +227,37 @@ def test_build_without_valid_inequalities_gets_them_for_the_decomposition(seed: 
         assert res.report.decomposition["valid_inequalities_added"] in (True, False)
 
 
-def test_pieces_in_a_thread_pool_give_the_same_optimum() -> None:
-    built = optimizer.build(from_dict(randinst_v2.generate(5)))
-    one = solve_benders(built.blocks, SolveOptions(mip_gap=1e-9), bopts=BendersOptions(workers=1))
-    two = solve_benders(built.blocks, SolveOptions(mip_gap=1e-9), bopts=BendersOptions(workers=2))
-    assert one.decomposition["pieces"] > 1
-    assert two.objective == pytest.approx(one.objective, rel=1e-9, abs=1e-6)
+def test_pieces_in_a_thread_pool_give_the_oracle_optimum() -> None:
+    cfg = randinst_v2.generate(5)
+    ref = reference_v2.solve(cfg)
+    res = optimizer.solve(from_dict(cfg), mip_gap=1e-9, method="benders", benders=BendersOptions(workers=2))
+    assert res.report.method == "benders" and res.report.decomposition["pieces"] > 1
+    assert str(res.status) == ref.status == "optimal"
+    assert res.objective == pytest.approx(ref.npv, rel=1e-6, abs=1e-6)
+
+
+def test_cli_workers_and_scheduler(tmp_path) -> None:
+    """--workers N solves the pieces in threads (same optimum as the oracle); misuse is a usage error."""
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    cfg = randinst_v2.generate(5)
+    ref = reference_v2.solve(cfg)
+    folder = tmp_path / "inst"
+    folder.mkdir()
+    import yaml
+
+    (folder / "instance.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = CliRunner().invoke(main, ["solve", str(folder), "--method", "benders", "--workers", "2", "--mip-gap", "1e-9",
+                                  "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["method"] == "benders" and s["objective"] == pytest.approx(ref.npv, rel=1e-6, abs=1e-6)
+    for args, msg in ((["--method", "monolithic", "--workers", "2"], "tune the Benders decomposition"),
+                      (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+                      (["--workers", "0"], "0")):
+        r = CliRunner().invoke(main, ["solve", str(folder), *args])
+        assert r.exit_code == 2, r.output
+        assert msg in r.output
+        assert "Traceback" not in r.output

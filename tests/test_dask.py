@@ -203,6 +203,26 @@ def test_benders_pieces_on_the_cluster_give_the_oracle_optimum(cluster) -> None:
         assert reference_v2.plan_npv(reference_v2.load(cfg), reference_v2.Plan(**res.plan)) == \
             pytest.approx(ref.npv, rel=1e-6, abs=1e-6)
         assert res.report.decomposition["pieces"] >= 3
+    # a scenario set by decomposition on the cluster: one piece per (scenario, year)
+    from optimizer.studies.sets import solve_instances
+
+    checked = 0
+    for seed in range(20):
+        case = randinst_v2.generate_set(seed)
+        if case["criterion"] != "expected":
+            continue
+        ref = reference_v2.solve_set(case["base"], case["scenarios"], case["criterion"], case["weights"])
+        if ref.status != "optimal":
+            continue
+        r = solve_instances(from_dict(case["base"]), {k: from_dict(v) for k, v in case["scenarios"].items()},
+                            case["criterion"], case["weights"], mip_gap=1e-9, method="benders",
+                            benders=optimizer.BendersOptions(scheduler=address))
+        assert r.value == pytest.approx(ref.value, rel=1e-6, abs=1e-6), seed
+        if r.method["method"] == "benders" and r.method["pieces"] > 1:
+            checked += 1
+        if checked == 2:
+            break
+    assert checked == 2
     from distributed import Client
 
     with Client(address, timeout="30s", set_as_default=False) as c:  # the actors are gone after the solve
