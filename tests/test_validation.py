@@ -323,3 +323,47 @@ def test_empty_referenced_table(tmp_path: Path) -> None:
     cfg["tables"]["models"] = []
     probs = problems(write_instance(tmp_path, cfg))
     assert probs and all("has no rows" in p.fix for p in probs if p.column == "model")
+
+
+@pytest.mark.parametrize("table", ["plants", "production", "demand", "freight", "tariffs", "export_channels"])
+def test_the_vectorised_screen_never_passes_a_table_pandera_rejects(table: str) -> None:
+    """_passes_checks skips pandera for clean tables: on random tables with missing values, values
+    at and beyond every bound and duplicate keys, 'passes' must imply that pandera passes it too
+    (and it must pass the clean tables, or the screen would save nothing)."""
+    import numpy as np
+    import pandas as pd
+    import pandera.pandas as pa
+
+    from optimizer.data.instance import _pandera_schema, _passes_checks
+    from optimizer.data.schema import TABLES
+
+    spec = TABLES[table]
+    schema = _pandera_schema(spec)
+    rng = np.random.default_rng(7)
+    passed = {True: 0, False: 0}
+    for trial in range(120):
+        n = int(rng.integers(1, 6))
+        cols = {}
+        for c in spec.columns:
+            if c.ge is not None or c.gt is not None or c.le is not None:
+                lo = c.ge if c.ge is not None else (c.gt if c.gt is not None else -5.0)
+                hi = c.le if c.le is not None else lo + 10.0
+                pool = [lo, hi, lo + 1e-9 if hi > lo else lo, (lo + hi) / 2, lo - 1.0, hi + 1.0, np.nan]
+                vals = rng.choice(pool if trial % 3 == 0 else pool[:4], n)
+            else:
+                vals = rng.choice(["a", "b", "c"] if trial % 2 else ["a", "b", "c", "d", "e", "f", "g"], n)
+                if trial % 5 == 0:
+                    vals = np.where(rng.random(n) < 0.3, None, vals)
+            cols[c.name] = vals
+        df = pd.DataFrame(cols)
+        try:
+            schema.validate(df, lazy=True)
+            ok = True
+        except pa.errors.SchemaErrors:
+            ok = False
+        screen = _passes_checks(df, spec)
+        assert not (screen and not ok), (table, df)
+        passed[ok] += 1
+        if ok:
+            assert screen, (table, df)
+    assert passed[True] and passed[False]
