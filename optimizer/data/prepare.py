@@ -350,11 +350,36 @@ def _bans(inst: Instance, years: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def _anti_join(f: pd.DataFrame, banned: pd.DataFrame, left: str) -> pd.DataFrame:
+    """The rows of ``f`` whose (market, ``left``, year) is not in ``banned`` (market, origin, year)."""
     if f.empty or banned.empty:
         return f
-    b = banned.rename(columns={"origin": left}).assign(_banned=True)
-    f = f.merge(b, on=["market", left, "year"], how="left")
-    return f[f["_banned"].isna()].drop(columns="_banned")
+    b = banned.rename(columns={"origin": left})
+    b = b.dropna(subset=["market", left])
+    for c in ("market", left):  # the flows' categorical keys: labels outside them cannot ban a flow
+        if isinstance(f[c].dtype, pd.CategoricalDtype):
+            b = b[b[c].isin(f[c].dtype.categories)]
+            b = b.assign(**{c: b[c].astype(f[c].dtype)})
+    b = b.drop_duplicates().assign(_banned=True)
+    keys = ["market", left, "year"]
+    hit = f[keys].merge(b, on=keys, how="left")["_banned"].notna().to_numpy()  # b is unique: one row per flow
+    return f[~hit]
+
+
+def _category(*cols: pd.Series) -> pd.CategoricalDtype:
+    """One categorical dtype over the labels of ``cols``, sorted, so that codes sort as the labels do."""
+    vals = pd.concat([c.astype(object) for c in cols], ignore_index=True).dropna().unique()
+    return pd.CategoricalDtype(sorted(vals))
+
+
+def _labels(col: pd.Series) -> pd.Series:
+    """A categorical column's labels as an object column (missing = None)."""
+    cat = col.array
+    return _objects(np.append(np.asarray(cat.categories, dtype=object), None)[cat.codes], col.index)
+
+
+def _objects(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """An object column (no string-dtype inference: the labels are used as they are)."""
+    return pd.Series(values, index=index, dtype=object)
 
 
 def prepare(inst: Instance) -> ModelData:
@@ -381,26 +406,41 @@ def prepare(inst: Instance) -> ModelData:
     prod = prod.assign(_co2p=prod_co2)
     freight = freight.assign(_co2f=fr_co2)
 
-    f = prod[["plant", "model", "year", "unit_cost", "_co2p"]].rename(columns={"unit_cost": "production"})
-    f = f.merge(freight[["plant", "market", "year", "unit_cost", "_co2f"]].rename(columns={"unit_cost": "freight"}),
-                on=["plant", "year"])
-    f = f.merge(demand[["model", "market", "year", "price", "customs_value", "max_units"]],
-                on=["model", "market", "year"])
-    f = f.merge(stacks[["model", "stack", "origin", "unit_cost", "available_from"]].rename(
-        columns={"unit_cost": "software"}), on="model")
-    f = f[~(f["year"] < f["available_from"])].drop(columns="available_from")
-    f["country"] = plants["country"].reindex(f["plant"]).to_numpy()
+    # the joins, bans and sort run on categorical keys (integer codes; labels sorted, so the order is
+    # the labels' order) and the labels are put back once the flow set is known
     sw_bans, plant_bans = _bans(inst, years)
+    kind = {"plant": _category(prod["plant"], freight["plant"]),
+            "model": _category(prod["model"], demand["model"], stacks["model"]),
+            "market": _category(freight["market"], demand["market"]), "stack": _category(stacks["stack"]),
+            "origin": _category(stacks["origin"]), "country": _category(plants["country"])}
+    f = prod[["plant", "model", "year", "unit_cost", "_co2p"]].rename(columns={"unit_cost": "production"})
+    f = f.astype({"plant": kind["plant"], "model": kind["model"]})
+    f = f.merge(freight[["plant", "market", "year", "unit_cost", "_co2f"]].rename(columns={"unit_cost": "freight"})
+                .astype({"plant": kind["plant"], "market": kind["market"]}), on=["plant", "year"])
+    f = f.merge(demand[["model", "market", "year", "price", "customs_value", "max_units"]]
+                .astype({"model": kind["model"], "market": kind["market"]}), on=["model", "market", "year"])
+    f = f.merge(stacks[["model", "stack", "origin", "unit_cost", "available_from"]].rename(
+        columns={"unit_cost": "software"}).astype({"model": kind["model"], "stack": kind["stack"],
+                                                   "origin": kind["origin"]}), on="model")
+    f = f[~(f["year"] < f["available_from"])].drop(columns="available_from")
+    plant_country = plants["country"].reindex(kind["plant"].categories).astype(kind["country"]).array.codes
+    f["country"] = pd.Categorical.from_codes(plant_country[f["plant"].array.codes], dtype=kind["country"])
     f = _anti_join(f, sw_bans, "origin")
     f = _anti_join(f, plant_bans, "country")
     f = f.sort_values(["year", "plant", "model", "stack", "market"], kind="stable").reset_index(drop=True)
-
-    f["market_country"] = markets["country"].reindex(f["market"]).to_numpy()
-    f["powertrain"] = models["powertrain"].reindex(f["model"]).to_numpy()
-    f["domestic"] = f["country"] == f["market_country"]
-    f["equity"] = plants["equity"].reindex(f["plant"]).to_numpy(float)
+    pc, vc, mc = (f[c].array.codes for c in ("plant", "model", "market"))
+    per_plant = plants.reindex(kind["plant"].categories)
+    country = per_plant["country"].to_numpy(dtype=object)[pc]
+    market_country = markets["country"].reindex(kind["market"].categories).to_numpy(dtype=object)[mc]
+    for c in ("plant", "model", "stack", "market", "origin"):
+        f[c] = _labels(f[c])
+    f["country"] = _objects(country, f.index)
+    f["powertrain"] = _objects(models["powertrain"].reindex(kind["model"].categories).to_numpy(dtype=object)[vc],
+                               f.index)
+    f["domestic"] = country == market_country
+    f["equity"] = per_plant["equity"].to_numpy(float)[pc]
     f["co2"] = (f["_co2p"] + f["_co2f"]).astype(float)
-    f = f.drop(columns=["_co2p", "_co2f", "market_country"])
+    f = f.drop(columns=["_co2p", "_co2f"])
 
     basis = f["customs_value"] + (f["freight"] if s.duty_basis == "cif" else 0.0)
     foreign = f.loc[~f["domestic"], ["country", "market", "powertrain", "year"]].rename(columns={"country": "origin"})
@@ -411,8 +451,11 @@ def prepare(inst: Instance) -> ModelData:
                         table="tariffs", rows=inst.rows.get("tariffs"), exact=["year"])
     rates = tri.iloc[hit["_item"]].reset_index(drop=True).assign(ad_valorem=hit["ad_valorem"].to_numpy(float),
                                                                  specific=hit["specific"].to_numpy(float))
-    f = f.merge(rates.rename(columns={"origin": "country"}), on=["country", "market", "powertrain", "year"], how="left")
-    f[["ad_valorem", "specific"]] = f[["ad_valorem", "specific"]].astype(float).fillna(0.0)
+    keys = ["country", "market", "powertrain", "year"]
+    r = f[keys].merge(rates.rename(columns={"origin": "country"}), on=keys, how="left")  # one row per flow, in order
+    f["ad_valorem"] = r["ad_valorem"].to_numpy(float)
+    f["specific"] = r["specific"].to_numpy(float)
+    f[["ad_valorem", "specific"]] = f[["ad_valorem", "specific"]].fillna(0.0)
     f.loc[f["domestic"], ["ad_valorem", "specific"]] = 0.0
     f["duties"] = np.where(f["domestic"], 0.0, f["ad_valorem"] * basis + f["specific"])
 
