@@ -180,6 +180,7 @@ class _State:
     master_seconds: float = 0.0
     sub_seconds: float = 0.0
     master_nodes: int = 0
+    master_retries: int = 0
     log: list[str] = field(default_factory=list)
 
 
@@ -418,6 +419,23 @@ class _Decomposition:
         h.run()
         self.state.master_solves += 1
         name = h.modelStatusToString(h.getModelStatus())
+        for tol in (1e-5, 1e-4):
+            if name != "Solve error":
+                break
+            # HiGHS rejects its own optimum when a row is violated by more than mip_feasibility_tolerance
+            # (1e-6, absolute); cut rows have right-hand sides of the NPV's size (1e11 seen), where 4e-6
+            # is rounding: solve again with a looser tolerance (the plan is then evaluated exactly)
+            log.debug("master ended 'Solve error': again with mip_feasibility_tolerance %g", tol)
+            h.clearSolver()
+            h.setOptionValue("mip_feasibility_tolerance", tol)
+            _set_time_limit(h, deadline, 0.5, cumulative=not self.is_mip)
+            if start is not None:
+                h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start.astype(float))
+            h.run()
+            self.state.master_solves += 1
+            self.state.master_retries += 1
+            name = h.modelStatusToString(h.getModelStatus())
+        h.setOptionValue("mip_feasibility_tolerance", 1e-6)
         info = h.getInfo()
         out: tuple[str, np.ndarray | None, float | None, float | None] = (name, None, None, None)
         if int(info.primal_solution_status) == 2:
@@ -810,6 +828,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     message = ""
     exact = False
     full_time = False
+    master_error = ""
 
     def close_enough() -> bool:
         return best_plan is not None and ub - best_val <= max(gap_target * max(abs(best_val), 1e-10),
@@ -840,6 +859,9 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
             if not full_time and time.perf_counter() < deadline:
                 full_time = True
                 continue
+            if name != "Time limit reached" and time.perf_counter() < deadline:
+                master_error = name
+                message = f"the master MIP ended '{name}' without a solution"
             timed_out = True
             break
         p = np.clip(np.round(v[:np_]), dec.plo, dec.phi)
@@ -894,7 +916,7 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
         return _final(dec, mb, opts, None, None, ub, Status.TIME_LIMIT, Termination.TIME_LIMIT, t_start, t_setup,
                       message or "time limit before a feasible plan", lp_info)
     if status is not Status.OPTIMAL:
-        status, term = Status.FEASIBLE, Termination.TIME_LIMIT
+        status, term = Status.FEASIBLE, Termination.ERROR if master_error else Termination.TIME_LIMIT
     return _final(dec, mb, opts, best_plan, best_val, ub, status, term, t_start, t_setup, message, lp_info)
 
 
@@ -904,7 +926,8 @@ def _final(dec: _Decomposition, mb: Blocks, opts: SolveOptions, plan: np.ndarray
     st = dec.state
     info: dict[str, Any] = {
         "method": "benders", "rounds": st.rounds, "lp_rounds": st.lp_rounds, "cuts": st.cuts,
-        "master_solves": st.master_solves, "master_nodes": st.master_nodes, "pieces": len(dec.pieces),
+        "master_solves": st.master_solves, "master_nodes": st.master_nodes, "master_retries": st.master_retries,
+        "pieces": len(dec.pieces),
         "components": dec.n_components, "aggregate_rows": getattr(dec, "n_aggregate", 0),
         "sub_solves": st.sub_solves, "penalty": dec.penalty, "master_seconds": round(st.master_seconds, 3),
         "sub_seconds": round(st.sub_seconds, 3), "setup_seconds": round(t_setup, 3),
