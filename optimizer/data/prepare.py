@@ -432,8 +432,7 @@ def prepare(inst: Instance) -> ModelData:
     per_plant = plants.reindex(kind["plant"].categories)
     country = per_plant["country"].to_numpy(dtype=object)[pc]
     market_country = markets["country"].reindex(kind["market"].categories).to_numpy(dtype=object)[mc]
-    for c in ("plant", "model", "stack", "market", "origin"):
-        f[c] = _labels(f[c])
+    f["origin"] = _labels(f["origin"])
     f["country"] = _objects(country, f.index)
     f["powertrain"] = _objects(models["powertrain"].reindex(kind["model"].categories).to_numpy(dtype=object)[vc],
                                f.index)
