@@ -285,3 +285,51 @@ def test_master_solve_error_is_retried_not_reported_as_a_time_limit(tmp_path) ->
     assert how["master_retries"] >= 1  # the case does hit the HiGHS error (else this test tests nothing)
     assert str(rep.status) == "optimal", (rep.termination, rep.message, how)
     assert rep.objective == pytest.approx(mono.objective, rel=1e-4)
+
+
+def test_redundant_rows_are_the_ones_no_plan_can_violate() -> None:
+    """Two plants, two customers, x <= d z rows; plant A's capacity (10) covers all demand (3 + 4),
+    plant B's (5) does not; a row on a flow without upper bound is never dropped."""
+    import scipy.sparse as sp
+
+    from optimizer.solver.benders import _redundant_rows
+
+    # flows: xA1, xA2, xB1, xB2, y (unbounded); plan: zA, zB
+    af = sp.csr_matrix(np.array([
+        [1, 1, 0, 0, 0],    # cap A: xA1 + xA2 - 10 zA <= 0  -> redundant
+        [0, 0, 1, 1, 0],    # cap B: xB1 + xB2 - 5 zB <= 0   -> binds (7 > 5)
+        [1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0],  # x <= d z
+        [0, 0, 0, 0, 1],    # y - zA <= 0: y has no bound row and no finite upper -> kept
+        [1, 0, 1, 0, 0],    # demand 1: xA1 + xB1 >= 3 (a lower bound: never dropped)
+    ], dtype=float))
+    ap = sp.csr_matrix(np.array([[-10, 0], [0, -5], [-3, 0], [-4, 0], [0, -3], [0, -4], [-1, 0], [0, 0]],
+                                dtype=float))
+    rl = np.array([-np.inf] * 7 + [3.0])
+    ru = np.array([0.0] * 7 + [np.inf])
+    flo, fhi = np.zeros(5), np.array([np.inf] * 5)
+    red = _redundant_rows(af, ap, rl, ru, flo, fhi, np.zeros(2), np.ones(2))
+    assert red.tolist() == [True, False, False, False, False, False, False, False]
+
+
+PMED = ROOT.parent / "shared" / "benchdata" / "pmed"
+
+
+@pytest.mark.parametrize("name", ["pmed1", "pmed9"])
+def test_p_median_by_benders_splits_by_customer_and_proves_the_published_optimum(tmp_path, name: str) -> None:
+    """With the plants' capacity rows redundant (capacity = all demand) the flow LP falls apart into one
+    piece per customer; the decomposition then proves the OR-Library optimum (optima.csv)."""
+    import csv
+
+    from optimizer.bench.convert import convert
+
+    src = PMED / f"{name}.txt"
+    if not src.is_file():
+        pytest.skip(f"benchmark data not found: {src}")
+    with (PMED / "optima.csv").open(encoding="utf-8") as fh:
+        published = {r["instance"]: float(r["optimal_value"]) for r in csv.DictReader(fh)}
+    built = optimizer.build(convert("pmed", src, tmp_path), optimizer.BuildOptions(valid_inequalities=True))
+    res = optimizer.solve(built, mip_gap=0, method="benders", time_limit=120)
+    d = res.report.decomposition
+    assert res.report.method == "benders" and d["redundant_rows"] > 0 and d["components"] > 1
+    assert str(res.status) == "optimal"
+    assert -res.objective == pytest.approx(published[name], abs=1e-6)

@@ -87,7 +87,7 @@ INF = math.inf
 class BendersOptions:
     """Tuning of the decomposition (the defaults are what the tests and benchmarks use)."""
 
-    max_pieces: int = 64
+    max_pieces: int = 512
     """At most this many subproblem pieces (value variables); more components are merged."""
     penalty_factor: float = 1e3
     """M = penalty_factor * (1 + max |flow cost coefficient|) per unit of slack."""
@@ -209,6 +209,10 @@ class _Decomposition:
         empty = np.flatnonzero(~has_f & ~has_p)
         self.trivially_infeasible = bool(((rl[empty] > 1e-9) | (ru[empty] < -1e-9)).any())
         sub_rows = np.flatnonzero(has_f)
+        redundant = _redundant_rows(a_f[sub_rows].tocsr(), a_p[sub_rows].tocsr(), rl[sub_rows], ru[sub_rows],
+                                    lo[self.flow], hi[self.flow], lo[self.plan], hi[self.plan])
+        self.n_redundant = int(redundant.sum())
+        sub_rows = sub_rows[~redundant]
         self.a_master = a_p[self.master_rows]
         self.ml, self.mu = rl[self.master_rows], ru[self.master_rows]
         cf = c[self.flow]
@@ -626,6 +630,57 @@ class _DaskPieces:
             log.debug("closing the Dask client failed", exc_info=True)
 
 
+def _redundant_rows(af: sp.csr_matrix, ap: sp.csr_matrix, rl: np.ndarray, ru: np.ndarray, flo: np.ndarray,
+                    fhi: np.ndarray, plo: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Subproblem rows ``A_F x + A_P p <= u`` that no flow can violate for any plan in the box.
+
+    A flow's upper bound is its column bound, or ``U_j p_k`` where a row ``x_j - U_j p_k <= 0`` (the
+    valid inequalities ``x <= U z``) exists.  A row with ``lower = -inf`` is redundant when
+    ``max_x A_F x + A_P p`` (positive terms at those upper bounds, negative ones at their lower bounds)
+    is at most ``u`` for every plan ``p`` in its box: a linear function of ``p``, checked at its worst
+    corner.  Example: a p-median plant's capacity row (capacity = all demand) once ``x <= d z`` holds.
+    Dropping them leaves the flow LP's value unchanged for every plan, so its cuts stay exact, and
+    lets customers fall apart into separate pieces.
+    """
+    n = af.shape[0]
+    out = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out
+    nf, np_ = af.shape[1], ap.shape[1]
+    cnt_f, cnt_p = np.diff(af.indptr), np.diff(ap.indptr)
+    brow = np.flatnonzero((cnt_f == 1) & (cnt_p == 1) & ~np.isfinite(rl) & (ru == 0.0))
+    a = af.data[af.indptr[brow]]
+    b = ap.data[ap.indptr[brow]]
+    ok = (a > 0) & (b < 0)
+    brow, j, k, u = brow[ok], af.indices[af.indptr[brow[ok]]], ap.indices[ap.indptr[brow[ok]]], -b[ok] / a[ok]
+    _, first = np.unique(j, return_index=True)
+    j, k, u = j[first], k[first], u[first]
+    linear = np.zeros(nf, dtype=bool)
+    linear[j] = True
+    bound = sp.csr_matrix((u, (j, k)), shape=(nf, np_))
+    cand = ~np.isfinite(rl) & np.isfinite(ru)
+    cand[brow] = False
+    if not cand.any():
+        return out
+    rows = np.flatnonzero(cand)
+    sub = af[rows]
+    pos, neg = sub.maximum(0), sub.minimum(0)
+    hi_c = np.where(linear, 0.0, fhi)
+    # an unbounded term (no finite upper bound, or a negative term without a finite lower one) rules a row out
+    inf_hi = ~linear & ~np.isfinite(fhi)
+    inf_lo = ~np.isfinite(flo)
+    bad = (pos @ inf_hi.astype(float) > 0) | (neg @ inf_lo.astype(float) != 0)
+    const = pos @ np.where(inf_hi, 0.0, hi_c) + neg @ np.where(inf_lo, 0.0, flo)
+    coef = (pos @ bound + ap[rows]).tocsr()
+    worst = const.astype(float)
+    if coef.nnz:
+        c = coef.tocoo()
+        worst += np.bincount(c.row, np.maximum(c.data * plo[c.col], c.data * phi[c.col]), minlength=len(rows))
+    red = ~bad & np.isfinite(worst) & (worst <= ru[rows] + 1e-9 * np.maximum(1.0, np.abs(ru[rows])))
+    out[rows[red]] = True
+    return out
+
+
 def _set_time_limit(h: Any, deadline: float, least: float, cumulative: bool = True) -> None:
     """The time left (at least ``least`` seconds) as HiGHS's time_limit of the next run.
 
@@ -928,7 +983,8 @@ def _final(dec: _Decomposition, mb: Blocks, opts: SolveOptions, plan: np.ndarray
         "method": "benders", "rounds": st.rounds, "lp_rounds": st.lp_rounds, "cuts": st.cuts,
         "master_solves": st.master_solves, "master_nodes": st.master_nodes, "master_retries": st.master_retries,
         "pieces": len(dec.pieces),
-        "components": dec.n_components, "aggregate_rows": getattr(dec, "n_aggregate", 0),
+        "components": dec.n_components, "redundant_rows": dec.n_redundant,
+        "aggregate_rows": getattr(dec, "n_aggregate", 0),
         "sub_solves": st.sub_solves, "penalty": dec.penalty, "master_seconds": round(st.master_seconds, 3),
         "sub_seconds": round(st.sub_seconds, 3), "setup_seconds": round(t_setup, 3),
     } | (extra or {})
