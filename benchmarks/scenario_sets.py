@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.scenario_sets [--counts 1 4 16 64] [--time-limit 300] [--dask 2]``
 
-One plan-sized generated instance (``optimizer.bench.generate``, 20 plants, 5 models,
-25 markets, seed 1: 23 plan binaries, about 1,500 columns per scenario); scenario k
+One plan-sized generated instance (``optimizer.bench.generate``, by default 20 plants, 5
+models, 25 markets, seed 1: 23 plan binaries, about 1,500 columns per scenario; ``--size``); scenario k
 scales every demand row's ``max_units`` and every lane's freight ``unit_cost`` by
 factors drawn (seed k) from U(0.7, 1.3), equal weights, criterion ``expected``.  For
 each count N the scenarios 0..N-1 are built once (not timed), combined into the
@@ -40,7 +40,7 @@ import pandas as pd
 from . import suites as S
 
 RESULTS = S.ROOT / "benchmarks" / "results"
-FIELDS = ["scenarios", "method", "runner", "used", "status", "objective", "bound", "gap", "agree", "flows",
+FIELDS = ["size", "scenarios", "method", "runner", "used", "status", "objective", "bound", "gap", "agree", "flows",
           "columns", "rows", "seconds", "rounds", "lp_rounds", "cuts", "pieces", "master_seconds", "sub_seconds",
           "time_limit", "started_utc"]
 GAP = 1e-4
@@ -68,14 +68,15 @@ def _solve(mb: Any, method: str, time_limit: float, scheduler: str | None) -> tu
     return rep, how, time.perf_counter() - t0
 
 
-def run(counts: list[int], methods: list[str], time_limit: float, out: Path, dask: int = 0) -> list[dict[str, Any]]:
+def run(counts: list[int], methods: list[str], time_limit: float, out: Path, dask: int = 0,
+        size: tuple[int, int, int] = (20, 5, 25)) -> list[dict[str, Any]]:
     from optimizer.api import build
     from optimizer.bench.generate import generate
     from optimizer.models import BuildOptions
     from optimizer.studies.sets import _combine
 
     tmp = Path(tempfile.mkdtemp(prefix="scenario_sets_"))
-    base = generate(tmp / "base", 20, 5, 25, seed=1)
+    base = generate(tmp / "base", *size, seed=1)
     built = [build(_scenario(base, tmp / f"s{k}", k), BuildOptions(valid_inequalities=True))
              for k in range(max(counts))]
     clusters: dict[int, Any] = {}
@@ -108,7 +109,7 @@ def run(counts: list[int], methods: list[str], time_limit: float, out: Path, das
                     agree: Any = ""
                     if proven and ref is not None and method != "monolithic":
                         agree = abs(rep.objective - ref) <= GAP * max(1.0, abs(ref))
-                    row = {"scenarios": n, "method": method, "runner": where, "used": how.get("method"),
+                    row = {"size": "x".join(map(str, size)), "scenarios": n, "method": method, "runner": where, "used": how.get("method"),
                            "status": str(rep.status), "objective": rep.objective, "bound": rep.bound, "gap": rep.gap,
                            "agree": agree, "flows": sum(p[2].data.n_flows for p in parts), "columns": mb.n_cols,
                            "rows": mb.n_rows, "seconds": round(secs, 3), "rounds": how.get("rounds"),
@@ -137,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--dask", type=int, default=0, metavar="W",
                     help="also Benders on local Dask clusters of W workers and of 1 worker (0: no Dask)")
+    ap.add_argument("--size", nargs=3, type=int, default=[20, 5, 25], metavar=("PLANTS", "MODELS", "MARKETS"),
+                    help="the generated instance (default 20 5 25)")
     ap.add_argument("--results", type=Path, default=RESULTS / "scenario_sets.csv")
     a = ap.parse_args(argv)
     print(machine())
-    rows = run(a.counts, a.methods, a.time_limit, a.results, a.dask)
+    rows = run(a.counts, a.methods, a.time_limit, a.results, a.dask, tuple(a.size))
     return 1 if any(r["agree"] is False for r in rows) or any(not math.isfinite(r["seconds"]) for r in rows) else 0
 
 
