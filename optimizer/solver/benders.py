@@ -14,8 +14,11 @@ The model is split by columns:
 
 The subproblem is split into *pieces*: the connected components of its
 row/column graph (in a multi-year plan no row links two years' flows, so every
-year is at least one piece; independent groups within a year are further
-pieces), merged into at most ``max_pieces`` pieces.  Each piece is a persistent
+year is at least one piece; in a scenario set every scenario; independent groups
+within a year are further pieces), merged into at most ``max_pieces`` pieces.
+Rows that no flow can violate for any plan in the box are left out first
+(:func:`_redundant_rows`: a p-median plant's capacity once ``x <= d z`` holds), so
+that, e.g., p-median customers fall apart into one piece each.  Each piece is a persistent
 highspy model whose row bounds are changed between rounds (warm-started dual
 simplex).
 
@@ -45,7 +48,10 @@ to the monolithic model (recorded in the report) so the answer is never wrong.
 moved towards the master's LP optimum; ``lambda = 1`` once a round cuts nothing
 off at the LP optimum), then the integer master re-solved each round (highspy
 has no lazy-constraint callback) with the best plan found so far as MIP start,
-until the master's proven bound and the best plan's value meet the gap.
+until the master's proven bound and the best plan's value meet the gap.  A master
+that HiGHS ends with 'Solve error' (its optimum rejected for a violation of about
+1e-6 on a cut row whose right-hand side is of the NPV's size) is solved again with
+a looser MIP feasibility tolerance; the plan it gives is evaluated exactly.
 
 **Result.** The reported bound is the master's proven (MIP dual) bound, the
 objective the best plan's NPV; the result tables come from a final solve of the
