@@ -457,6 +457,15 @@ def _gap(obj: float | None, bound: float | None) -> float | None:
     return abs(obj - bound) / max(abs(obj), 1e-10) if obj != bound else 0.0
 
 
+MODEL_HIGHS_DEFAULTS: dict[str, Any] = {"mip_heuristic_run_root_reduced_cost": False}
+"""HiGHS options the engine sets for the network-design MIP (a user's ``highs_options`` override them).
+
+HiGHS's root reduced-cost heuristic took 0.3 of the 0.8 s HiGHS spends on ``nissan_2026``
+and never helped on the instances measured (nissan_2026 0.87 -> 0.52 s, nissan_2026_v1
+0.22 -> 0.13 s, pmed6 14.9 -> 11.8 s, gen_10k 5.1 -> 4.5 s, cap71/131/134 and pmed11 unchanged,
+same optima; benchmarks/results/NOTES.md, run 4)."""
+
+
 def solve_blocks(mb: Blocks, opts: SolveOptions, start: np.ndarray | None = None) -> SolveReport:
     """Assemble the blocks into one CSC matrix, one ``passModel`` to highspy, solve.
 
@@ -480,6 +489,7 @@ def pass_and_run(opts: SolveOptions, sense: int, offset: float, c: np.ndarray, c
     """
     highspy = _highspy()
     h = highspy.Highs()
+    opts = replace(opts, highs_options={**MODEL_HIGHS_DEFAULTS, **opts.highs_options})
     n, nrow = len(c), len(row_lower)
     sizes = {"variables": n, "binaries": int(integrality.sum()), "rows": int(nrow), "nonzeros": int(A.nnz)}
     why = check_representable(c, col_lower, col_upper, row_lower, row_upper, A.data, offset)
