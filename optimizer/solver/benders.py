@@ -102,6 +102,9 @@ class BendersOptions:
     lp_gap: float = 1e-4
     """The LP phase stops when its relative gap is at most this (its cuts are a start; the integer
     rounds close the rest)."""
+    lp_time_share: float = 0.5
+    """The LP phase ends once it has used this share of the time limit, so that integer rounds are
+    left time to find a plan (gen_1M: 18 LP rounds of ~33 s each used all of 600 s, no plan)."""
     in_out_lambda: float = 0.5
     """Weight of the master's LP point in the separation point (1 = no stabilisation)."""
     max_rounds: int = 500
@@ -845,9 +848,12 @@ def _loop(dec: _Decomposition, mb: Blocks, opts: SolveOptions, bopts: BendersOpt
     lam = bopts.in_out_lambda
     lp_ub = INF
     lp_lb = -INF
+    lp_end = t_start + bopts.lp_time_share * (deadline - t_start) if math.isfinite(deadline) else INF
     for _ in range(bopts.lp_rounds):
         if time.perf_counter() > deadline:
             timed_out = True
+            break
+        if time.perf_counter() > lp_end:
             break
         name, v, obj, lpb = dec.solve_master(h, deadline)
         if v is None:
