@@ -27,6 +27,24 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
+SMALL_NNZ = 500_000
+"""Up to this many nonzeros :meth:`Blocks.csc` assembles without scipy."""
+
+
+@dataclass(frozen=True)
+class CscArrays:
+    """A sparse matrix as the CSC arrays HiGHS takes (row indices sorted within each column)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+
 @dataclass
 class VarBlock:
     """One variable family (e.g. ``x`` flows, ``z`` plants open per year)."""
@@ -161,22 +179,47 @@ class Blocks:
             const += k.constant
         return c, const
 
+    def _triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        cbs = list(self.cons.values())
+        if not cbs:
+            e = np.zeros(0)
+            return e.astype(np.int64), e.astype(np.int64), e, e, e
+        return (np.concatenate([c.row + c.offset for c in cbs]), np.concatenate([c.col for c in cbs]),
+                np.concatenate([c.val for c in cbs]), np.concatenate([c.lower for c in cbs]),
+                np.concatenate([c.upper for c in cbs]))
+
     def matrix(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
         """(A, row lower, row upper) of every constraint block, assembled once (duplicates summed)."""
         import scipy.sparse as sp
 
-        cbs = list(self.cons.values())
-        if not cbs:
-            return sp.csc_matrix((0, self.n_cols)), np.zeros(0), np.zeros(0)
-        rows = np.concatenate([c.row + c.offset for c in cbs])
-        cols = np.concatenate([c.col for c in cbs])
-        vals = np.concatenate([c.val for c in cbs])
+        rows, cols, vals, lo, hi = self._triplets()
         a = sp.csc_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
         a.sum_duplicates()
         a.eliminate_zeros()
-        lo = np.concatenate([c.lower for c in cbs])
-        hi = np.concatenate([c.upper for c in cbs])
         return a, lo, hi
+
+    def csc(self) -> tuple[CscArrays, np.ndarray, np.ndarray]:
+        """The same as :meth:`matrix`, as plain CSC arrays for HiGHS's ``passModel``.
+
+        Up to ``SMALL_NNZ`` nonzeros it is assembled with numpy alone (a sort by column and row, then
+        duplicates summed and zeros dropped): importing scipy.sparse is a twentieth of a small solve
+        (0.07 of the 1.5 s of ``optimizer solve instances/nissan_2026``); above, scipy's counting sort
+        is 4x faster than numpy's sorts (3.4 M nonzeros: 0.04 s against 0.15 s).
+        """
+        rows, cols, vals, lo, hi = self._triplets()
+        if len(vals) > SMALL_NNZ:
+            a, lo, hi = self.matrix()
+            return CscArrays(a.indptr, a.indices, a.data, a.shape), lo, hi
+        order = np.lexsort((rows, cols))
+        r, c, v = rows[order], cols[order], vals[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        v = np.bincount(np.cumsum(first) - 1, weights=v, minlength=int(first.sum())) if len(v) else v
+        r, c = r[first], c[first]
+        nz = v != 0
+        r, c, v = r[nz], c[nz], v[nz]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=self.n_cols))]).astype(np.int64)
+        return CscArrays(indptr, r, v, (self.n_rows, self.n_cols)), lo, hi
 
     def values(self, solution: np.ndarray, name: str) -> np.ndarray:
         """The solution values of variable family ``name`` (empty if it has no variables)."""

@@ -18,7 +18,6 @@ line start without loading pandas, Pyomo or the solver.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -33,11 +32,6 @@ from .errors import (
     SolveError,
     SolverUnavailableError,
 )
-
-try:
-    __version__ = version("optimizer")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 _LAZY: dict[str, str] = {
     "BendersOptions": ".solver.benders",
@@ -84,7 +78,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .studies.sets import load_scenario_sets, solve_set
 
 
+def _version() -> str:
+    """The installed distribution's version (importing importlib.metadata costs 20 ms of start-up: read on demand)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("optimizer")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()["__version__"] = v = _version()
+        return v
     module = _LAZY.get(name)
     if module is None:
         msg = f"module 'optimizer' has no attribute {name!r}"

@@ -698,3 +698,35 @@ def test_every_engine_build_step_is_covered():
         f"build steps with no family test: {uncovered}; add a tiny hand-computed test to "
         "tests/test_families.py and map the step in STEP_FAMILIES"
     )
+
+
+def test_csc_arrays_equal_scipys_matrix() -> None:
+    """Blocks.csc (numpy alone, for small models) gives scipy's CSC: duplicates summed, zeros dropped,
+    rows sorted in each column; on a hand case with both and on random every-feature instances."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import randinst_v2
+
+    import optimizer
+    from optimizer.data.instance import from_dict
+    from optimizer.models import Blocks
+
+    mb = Blocks(name="hand")
+    mb.add_vars("v", pd.DataFrame({"k": range(3)}), 0.0, 1.0, False, "")
+    # (0,2) twice (summed to 3), (1,1) + (1,1) cancelling to 0 (dropped), rows out of order in column 0
+    mb.add_cons("c", pd.DataFrame({"k": range(3)}), np.array([2, 0, 0, 1, 1, 0]), np.array([0, 2, 2, 1, 1, 0]),
+                np.array([5.0, 1.0, 2.0, 4.0, -4.0, 7.0]), -np.inf, 1.0, "")
+    built = [optimizer.build(from_dict(randinst_v2.generate(s))) for s in range(12)]
+    for blocks in [mb] + [b.blocks for b in built]:
+        a, lo, hi = blocks.matrix()
+        c, lo2, hi2 = blocks.csc()
+        assert np.array_equal(a.indptr, c.indptr) and np.array_equal(a.indices, c.indices)
+        assert np.array_equal(a.data, c.data) and c.shape == a.shape and c.nnz == a.nnz
+        assert np.array_equal(lo, lo2) and np.array_equal(hi, hi2)
+    c, _, _ = mb.csc()
+    assert c.indptr.tolist() == [0, 2, 2, 3] and c.indices.tolist() == [0, 2, 0] and c.data.tolist() == [7.0, 5.0, 3.0]

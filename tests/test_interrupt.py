@@ -101,7 +101,7 @@ runpy.run_module("optimizer", run_name="__main__")
 """
 
 
-@pytest.mark.parametrize("module", ["click", "pandas", "scipy", "highspy", "optimizer.data.instance"])
+@pytest.mark.parametrize("module", ["click", "pandas", "yaml", "highspy", "optimizer.data.instance"])
 def test_ctrl_c_during_imports_exits_130_without_traceback(module: str) -> None:
     code = f"TARGET = {module!r}\n" + _CTRL_C_AT_IMPORT
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -472,7 +472,7 @@ def solve_blocks(mb: Blocks, opts: SolveOptions, start: np.ndarray | None = None
     ``start`` (values by column, NaN = unknown) is handed to HiGHS as a MIP start.
     """
     t0 = time.perf_counter()
-    a, row_lower, row_upper = mb.matrix()
+    a, row_lower, row_upper = mb.csc()
     col_lower, col_upper, integrality = mb.bounds()
     c, offset = mb.objective()
     idx = np.flatnonzero(~np.isnan(start)) if start is not None else np.zeros(0, dtype=np.int64)
