@@ -190,13 +190,16 @@ class Blocks:
 
     def matrix(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
         """(A, row lower, row upper) of every constraint block, assembled once (duplicates summed)."""
+        rows, cols, vals, lo, hi = self._triplets()
+        return self._scipy_csc(rows, cols, vals), lo, hi
+
+    def _scipy_csc(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> sp.csc_matrix:
         import scipy.sparse as sp
 
-        rows, cols, vals, lo, hi = self._triplets()
         a = sp.csc_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
         a.sum_duplicates()
         a.eliminate_zeros()
-        return a, lo, hi
+        return a
 
     def csc(self) -> tuple[CscArrays, np.ndarray, np.ndarray]:
         """The same as :meth:`matrix`, as plain CSC arrays for HiGHS's ``passModel``.
@@ -208,7 +211,7 @@ class Blocks:
         """
         rows, cols, vals, lo, hi = self._triplets()
         if len(vals) > SMALL_NNZ:
-            a, lo, hi = self.matrix()
+            a = self._scipy_csc(rows, cols, vals)
             return CscArrays(a.indptr, a.indices, a.data, a.shape), lo, hi
         order = np.lexsort((rows, cols))
         r, c, v = rows[order], cols[order], vals[order]
