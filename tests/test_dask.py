@@ -231,7 +231,6 @@ def test_benders_pieces_on_the_cluster_give_the_oracle_optimum(cluster) -> None:
 
 def test_an_unreachable_scheduler_is_a_clear_option_error() -> None:
     import optimizer
-    from optimizer.bench.generate import generate  # noqa: F401
     from optimizer.errors import InvalidOptionError
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -243,3 +242,13 @@ def test_an_unreachable_scheduler_is_a_clear_option_error() -> None:
     with pytest.raises(InvalidOptionError, match="cannot connect to the Dask scheduler"):
         optimizer.solve(from_dict(randinst_v2.generate(seed)), method="benders",
                         benders=optimizer.BendersOptions(scheduler=f"tcp://127.0.0.1:{free_port()}"))
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "http://x:1"])
+def test_a_malformed_scheduler_address_is_refused_before_connecting(address: str) -> None:
+    """The shared connection helper (batch and Benders) names the address and the reason."""
+    from optimizer.errors import InvalidOptionError
+    from optimizer.solver.cluster import connect
+
+    with pytest.raises(InvalidOptionError, match=f"cannot connect to the Dask scheduler at {address}"):
+        connect(address)

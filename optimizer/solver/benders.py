@@ -594,16 +594,9 @@ class _DaskPieces:
     """
 
     def __init__(self, pieces: list[_Piece], address: str) -> None:
-        from ..errors import InvalidOptionError
+        from .cluster import connect
 
-        try:
-            from distributed import Client
-        except ImportError:
-            raise InvalidOptionError("scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-        try:
-            self.client = Client(address, timeout="30s", set_as_default=False)
-        except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
-            raise InvalidOptionError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        self.client = connect(address)
         workers = sorted(self.client.scheduler_info()["workers"])
         if not workers:
             self.client.close()

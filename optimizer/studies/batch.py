@@ -820,16 +820,12 @@ def _run_local(tasks: list[JobTask], workers: int, on_done: OnDone, on_tick: OnT
 
 
 def _run_dask(tasks: list[JobTask], address: str, on_done: OnDone, on_tick: OnTick) -> None:
-    try:
-        from distributed import Client, KilledWorker, as_completed
-    except ImportError:  # pragma: no cover - optional dependency
-        raise InvalidOptionError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    from ..solver.cluster import connect
+
+    client = connect(address)
+    from distributed import KilledWorker, as_completed
 
     token = uuid.uuid4().hex[:8]
-    try:
-        client = Client(address, timeout="30s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise InvalidOptionError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
         futs = {}
         for t in tasks:
