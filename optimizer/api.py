@@ -293,20 +293,24 @@ def choose_method(built: BuiltModel, method: str, interface: str = "direct") -> 
     picks it from ``BENDERS_AUTO_MIN_FLOWS`` flow-years on, the monolithic model below:
     on the measured small and medium instances one HiGHS MIP is faster.
     """
+    if method != "monolithic" and (interface == "pyomo" or built.uses_pyomo):
+        return "monolithic", "the model goes through Pyomo (user components are not split into master and subproblem)"
+    return choose_method_for_blocks(built.blocks, built.data.n_flows, method)
+
+
+def choose_method_for_blocks(mb: Blocks, n_flows: int, method: str) -> tuple[str, str]:
+    """(method used, why) for blocks of ``n_flows`` flow-years (the rule of :func:`choose_method`)."""
     if method == "monolithic":
         return "monolithic", "requested"
     from .solver.benders import not_applicable
 
-    if interface == "pyomo" or built.uses_pyomo:
-        return "monolithic", "the model goes through Pyomo (user components are not split into master and subproblem)"
-    why = not_applicable(built.blocks)
+    why = not_applicable(mb)
     if why is not None:
         return "monolithic", why
     if method == "auto":
-        n = built.data.n_flows
-        if n < BENDERS_AUTO_MIN_FLOWS:
-            return "monolithic", f"auto: {n:,} flow-years < {BENDERS_AUTO_MIN_FLOWS:,}"
-        return "benders", f"auto: {n:,} flow-years >= {BENDERS_AUTO_MIN_FLOWS:,}"
+        if n_flows < BENDERS_AUTO_MIN_FLOWS:
+            return "monolithic", f"auto: {n_flows:,} flow-years < {BENDERS_AUTO_MIN_FLOWS:,}"
+        return "benders", f"auto: {n_flows:,} flow-years >= {BENDERS_AUTO_MIN_FLOWS:,}"
     return "benders", "requested"
 
 

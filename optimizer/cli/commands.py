@@ -88,16 +88,20 @@ def print_result(res: Any) -> None:
             kt.add_row(str(r["year"]), str(int(r["plants_open"])), f"{r['capacity_open']:,.0f}", f"{r['jobs_cut']:,.0f}",
                        f"{r['units']:,.0f}", fmt.compact(r["duty_paid"]), f"{r['in_quota_units']:,.0f}")
         out.print(kt)
-    rep = res.report
-    if rep is not None and rep.method == "benders":
-        d = rep.decomposition
-        out.print(f"Method benders: {d.get('rounds')} master rounds (+{d.get('lp_rounds')} LP), {d.get('cuts')} cuts, "
-                  f"{d.get('pieces')} subproblem piece(s)")
-    elif rep is not None and rep.decomposition.get("requested") not in (None, "monolithic"):
-        out.print(f"Method monolithic ({rep.decomposition.get('reason')})", markup=False)
+    if res.report is not None:
+        _print_method(res.report.method, res.report.decomposition)
     tm = res.timings
     out.print("Time (s): " + ", ".join(f"{k} {tm[k]:.2f}" for k in
                                       ("load", "validate", "build", "import", "transfer", "solve", "extract", "total") if k in tm))
+
+
+def _print_method(used: str | None, d: dict[str, Any]) -> None:
+    """The decomposition's figures, or why the monolithic model was used when something else was asked for."""
+    if used == "benders":
+        out.print(f"Method benders: {d.get('rounds')} master rounds (+{d.get('lp_rounds')} LP), {d.get('cuts')} cuts, "
+                  f"{d.get('pieces')} subproblem piece(s)")
+    elif d.get("requested") not in (None, "monolithic"):
+        out.print(f"Method monolithic ({d.get('reason')})", markup=False)
 
 
 @main.command()
@@ -228,12 +232,7 @@ def _solve_set(path: Path, name: str, scenarios_file: Path | None, out_dir: Path
     for s, d in res.scenarios.items():
         t.add_row(s, f"{d['probability']:.3g}", fmt.money(d["npv"]), fmt.money(d.get("optimum")), fmt.money(d.get("regret")))
     out.print(t)
-    how = res.method
-    if how.get("method") == "benders":
-        out.print(f"Method benders: {how.get('rounds')} master rounds (+{how.get('lp_rounds')} LP), "
-                  f"{how.get('cuts')} cuts, {how.get('pieces')} subproblem piece(s)")
-    elif how:
-        out.print(f"Method monolithic ({how.get('reason')})", markup=False)
+    _print_method(res.method.get("method"), res.method)
     for n in res.notes:
         err.print(f"note: {n}", markup=False)
     if out_dir is not None:

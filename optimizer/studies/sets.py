@@ -516,19 +516,10 @@ def _solve_set_model(mb: Any, opts: Any, start: np.ndarray | None, method: str, 
     """Solve the set's model by ``method``; the report and how it was solved (for ``SetResult.method``)."""
     from dataclasses import replace
 
-    from ..api import BENDERS_AUTO_MIN_FLOWS
+    from ..api import choose_method_for_blocks
     from ..solver.highs import solve_blocks
 
-    used, why = "monolithic", "requested"
-    if method != "monolithic":
-        from ..solver.benders import not_applicable
-
-        why = not_applicable(mb)
-        if why is None and method == "auto" and n_flows < BENDERS_AUTO_MIN_FLOWS:
-            why = f"auto: {n_flows:,} flow-years < {BENDERS_AUTO_MIN_FLOWS:,}"
-        if why is None:
-            used = "benders"
-            why = "requested" if method == "benders" else f"auto: {n_flows:,} flow-years >= {BENDERS_AUTO_MIN_FLOWS:,}"
+    used, why = choose_method_for_blocks(mb, n_flows, method)
     info = {"method": used, "requested": method, "reason": why}
     if used == "benders":
         from ..solver.benders import solve_benders
