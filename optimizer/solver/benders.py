@@ -76,7 +76,17 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph.connected_components)
 
-from .highs import SolveOptions, SolveReport, Status, Termination, _gap, _highspy, apply_options, solve_blocks
+from .highs import (
+    SolveOptions,
+    SolveReport,
+    Status,
+    Termination,
+    _gap,
+    _highspy,
+    apply_options,
+    objective_disagrees,
+    solve_blocks,
+)
 
 if TYPE_CHECKING:
     from ..models import Blocks
@@ -218,16 +228,17 @@ class _Decomposition:
         empty = np.flatnonzero(~has_f & ~has_p)
         self.trivially_infeasible = bool(((rl[empty] > 1e-9) | (ru[empty] < -1e-9)).any())
         sub_rows = np.flatnonzero(has_f)
-        redundant = _redundant_rows(a_f[sub_rows].tocsr(), a_p[sub_rows].tocsr(), rl[sub_rows], ru[sub_rows],
-                                    lo[self.flow], hi[self.flow], lo[self.plan], hi[self.plan])
-        self.n_redundant = int(redundant.sum())
-        sub_rows = sub_rows[~redundant]
+        af_sub, ap_sub = a_f[sub_rows].tocsr(), a_p[sub_rows].tocsr()
+        keep = ~_redundant_rows(af_sub, ap_sub, rl[sub_rows], ru[sub_rows], lo[self.flow], hi[self.flow],
+                                lo[self.plan], hi[self.plan])
+        self.n_redundant = int((~keep).sum())
+        sub_rows = sub_rows[keep]
         self.a_master = a_p[self.master_rows]
         self.ml, self.mu = rl[self.master_rows], ru[self.master_rows]
         cf = c[self.flow]
         self.penalty = bopts.penalty_factor * (1.0 + (float(np.abs(cf).max()) if len(cf) else 0.0))
         # components of the subproblem (bipartite rows/columns graph)
-        b = a_f[sub_rows].tocsr()
+        b = af_sub[keep]
         nr, nf = b.shape
         g = sp.bmat([[None, b], [b.T, None]], format="csr") if nr else sp.csr_matrix((nf, nf))
         ncomp, lab = sp.csgraph.connected_components(g, directed=False)
@@ -248,7 +259,7 @@ class _Decomposition:
         row_piece = comp_piece[row_lab] if nr else np.zeros(0, dtype=int)
         self.n_components = len(comps)
         flo, fhi = lo[self.flow], hi[self.flow]
-        sub_ap = a_p[sub_rows].tocsr()
+        sub_ap = ap_sub[keep]
         sub_af = b
         # range of A_P p over the plan box, for the slacks
         pos, neg = sub_ap.maximum(0), sub_ap.minimum(0)
@@ -432,6 +443,7 @@ class _Decomposition:
         h.run()
         self.state.master_solves += 1
         name = h.modelStatusToString(h.getModelStatus())
+        tol0 = h.getOptionValue("mip_feasibility_tolerance")[1] if name == "Solve error" else None
         for tol in (1e-5, 1e-4):
             if name != "Solve error":
                 break
@@ -448,14 +460,15 @@ class _Decomposition:
             self.state.master_solves += 1
             self.state.master_retries += 1
             name = h.modelStatusToString(h.getModelStatus())
-        h.setOptionValue("mip_feasibility_tolerance", 1e-6)
+        if tol0 is not None:  # the tolerance the master had (HiGHS's default or the user's highs_options)
+            h.setOptionValue("mip_feasibility_tolerance", float(tol0))
         info = h.getInfo()
         out: tuple[str, np.ndarray | None, float | None, float | None] = (name, None, None, None)
         if int(info.primal_solution_status) == 2:
             v = np.asarray(h.getSolution().col_value, dtype=float)
             obj = float(info.objective_function_value)
             mine = float(self.master_cost @ v) + self.const
-            if abs(mine - obj) > 1e-6 * max(1.0, abs(obj)):
+            if objective_disagrees(mine, obj):
                 log.debug("master objective %.12g but its solution evaluates to %.12g: solving again", obj, mine)
                 h.clearSolver()
                 h.setOptionValue("presolve", "off")
@@ -628,7 +641,7 @@ class _DaskPieces:
             self.futures.clear()
             self.actors.clear()
             self.client.close()
-        except Exception:  # noqa: BLE001 - closing a cluster connection must not lose the result
+        except Exception:  # closing a cluster connection must not lose the result
             log.debug("closing the Dask client failed", exc_info=True)
 
 
@@ -667,12 +680,11 @@ def _redundant_rows(af: sp.csr_matrix, ap: sp.csr_matrix, rl: np.ndarray, ru: np
     rows = np.flatnonzero(cand)
     sub = af[rows]
     pos, neg = sub.maximum(0), sub.minimum(0)
-    hi_c = np.where(linear, 0.0, fhi)
     # an unbounded term (no finite upper bound, or a negative term without a finite lower one) rules a row out
     inf_hi = ~linear & ~np.isfinite(fhi)
     inf_lo = ~np.isfinite(flo)
     bad = (pos @ inf_hi.astype(float) > 0) | (neg @ inf_lo.astype(float) != 0)
-    const = pos @ np.where(inf_hi, 0.0, hi_c) + neg @ np.where(inf_lo, 0.0, flo)
+    const = pos @ np.where(linear | inf_hi, 0.0, fhi) + neg @ np.where(inf_lo, 0.0, flo)
     coef = (pos @ bound + ap[rows]).tocsr()
     worst = const.astype(float)
     if coef.nnz:
