@@ -429,15 +429,14 @@ def prepare(inst: Instance) -> ModelData:
     f = _anti_join(f, plant_bans, "country")
     f = f.sort_values(["year", "plant", "model", "stack", "market"], kind="stable").reset_index(drop=True)
     pc, vc, mc = (f[c].array.codes for c in ("plant", "model", "market"))
-    per_plant = plants.reindex(kind["plant"].categories)
-    country = per_plant["country"].to_numpy(dtype=object)[pc]
-    market_country = markets["country"].reindex(kind["market"].categories).to_numpy(dtype=object)[mc]
     f["origin"] = _labels(f["origin"])
-    f["country"] = _objects(country, f.index)
+    f["country"] = _labels(f["country"])
+    country = f["country"].to_numpy()
+    market_country = markets["country"].reindex(kind["market"].categories).to_numpy(dtype=object)[mc]
     f["powertrain"] = _objects(models["powertrain"].reindex(kind["model"].categories).to_numpy(dtype=object)[vc],
                                f.index)
     f["domestic"] = country == market_country
-    f["equity"] = per_plant["equity"].to_numpy(float)[pc]
+    f["equity"] = plants["equity"].reindex(kind["plant"].categories).to_numpy(float)[pc]
     f["co2"] = (f["_co2p"] + f["_co2f"]).astype(float)
     f = f.drop(columns=["_co2p", "_co2f"])
 
@@ -452,9 +451,8 @@ def prepare(inst: Instance) -> ModelData:
                                                                  specific=hit["specific"].to_numpy(float))
     keys = ["country", "market", "powertrain", "year"]
     r = f[keys].merge(rates.rename(columns={"origin": "country"}), on=keys, how="left")  # one row per flow, in order
-    f["ad_valorem"] = r["ad_valorem"].to_numpy(float)
-    f["specific"] = r["specific"].to_numpy(float)
-    f[["ad_valorem", "specific"]] = f[["ad_valorem", "specific"]].fillna(0.0)
+    f["ad_valorem"] = r["ad_valorem"].astype(float).fillna(0.0).to_numpy()
+    f["specific"] = r["specific"].astype(float).fillna(0.0).to_numpy()
     f.loc[f["domestic"], ["ad_valorem", "specific"]] = 0.0
     f["duties"] = np.where(f["domestic"], 0.0, f["ad_valorem"] * basis + f["specific"])
 
