@@ -863,9 +863,9 @@ def summary(results: Path | None = None, notes: str | None = None) -> str:
               for f in sorted(results.glob("interfaces*.md"))]
     for extra, title in extras + [("yardstick.md", "Issue 9 yardstick: the engine against a raw vectorised build "
                                                    "(time before HiGHS, peak memory, start-up)"),
-                                  ("benders.md", "Monolithic vs Benders decomposition (issue 12): capa/capb/capc "
-                                                 "beside Fischetti-Ljubic-Sinnl, pmed1-40, random CFLPs, generated "
-                                                 "instances, scenario sets and Dask workers"),
+                                  ("benders.md", ("Monolithic vs Benders decomposition (issue 12): capa/capb/capc "
+                                                  "beside Fischetti-Ljubic-Sinnl, pmed1-40, random CFLPs, generated "
+                                                  "instances, scenario sets and Dask workers")),
                                   ("valid_inequalities.md", "Valid inequalities on/off"),
                                   ("build_ab.md", "Build + transfer, engine before/after the LinearExpression build"),
                                   ("batch_speedup.md", "Batch of 20 jobs on 1 vs 2 workers")]:
