@@ -19,11 +19,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import optimizer  # noqa: E402
 import randinst  # noqa: E402
 import randinst_v2  # noqa: E402
 import reference  # noqa: E402
 import reference_v2  # noqa: E402
+
+import optimizer  # noqa: E402
 from optimizer.data.instance import from_dict  # noqa: E402
 from optimizer.solver.benders import BendersOptions, not_applicable, solve_benders  # noqa: E402
 from optimizer.solver.highs import SolveOptions, solve_blocks  # noqa: E402
@@ -269,7 +270,6 @@ def test_master_solve_error_is_retried_not_reported_as_a_time_limit(tmp_path) ->
     feasibility tolerance and the decomposition proves the monolithic model's optimum."""
     sys.path.insert(0, str(ROOT))
     from benchmarks.scenario_sets import _scenario
-
     from optimizer.bench.generate import generate
     from optimizer.models import BuildOptions
     from optimizer.studies.sets import _combine, _solve_set_model
