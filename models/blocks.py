@@ -72,8 +72,7 @@ class VarBlock:
         if self.size == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
         cols = list(self.labels.columns)
-        index = pd.MultiIndex.from_frame(self.labels[cols])
-        pos = index.get_indexer(pd.MultiIndex.from_frame(keys[cols]))
+        pos = key_positions(self.labels[cols], keys[cols])
         return np.where(pos >= 0, pos + self.offset, -1)
 
 
@@ -255,13 +254,88 @@ def add_year_order(mb: Blocks, name: str, vb: VarBlock, n_years: int, *, increas
                 np.concatenate([up, down]), np.concatenate([np.ones(k), -np.ones(k)]), -np.inf, 0.0, description)
 
 
+def _column_codes(table: pd.Series, keys: pd.Series) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Integer codes of two columns over one coding (-1 = a value of ``keys`` not in ``table``); ``None``
+    when ``table`` has missing values (left to pandas' own matching)."""
+    if isinstance(table.dtype, pd.CategoricalDtype) and table.dtype == keys.dtype:
+        ct, ck = table.array.codes, keys.array.codes
+        return (None if (ct < 0).any() else (ct.astype(np.int64), ck.astype(np.int64), len(table.dtype.categories)))
+    if isinstance(table.dtype, pd.CategoricalDtype):
+        table = table.astype(object)
+    if table.isna().any():
+        return None
+    index = pd.Index(pd.unique(table.to_numpy()))
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        cat = keys.array
+        ck = np.append(index.get_indexer(cat.categories), -1)[cat.codes]
+    else:
+        ck = index.get_indexer(keys)
+    return index.get_indexer(table).astype(np.int64), np.asarray(ck, dtype=np.int64), len(index)
+
+
+def key_positions(table: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """For each row of ``keys``, the position of a row of ``table`` with the same values (-1 where none).
+
+    Same columns in both; the rows of ``table`` are unique (with repeats, one of them is found).
+    Vectorised on integer codes (one combined key per row).
+    """
+    if len(table) == 0 or len(keys) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    tk = np.zeros(len(table), dtype=np.int64)
+    kk = np.zeros(len(keys), dtype=np.int64)
+    size = 1
+    for c in table.columns:
+        got = _column_codes(table[c], keys[c])
+        size *= got[2] + 1 if got is not None else 1
+        if got is None or size >= 2**62:
+            pos = pd.MultiIndex.from_frame(table).get_indexer(pd.MultiIndex.from_frame(keys[list(table.columns)]))
+            return np.asarray(pos, dtype=np.int64)
+        ct, ck, n = got
+        tk = tk * (n + 1) + ct
+        kk = kk * (n + 1) + np.where(ck >= 0, ck, n)  # code n: no row of table has it
+    order = np.argsort(tk, kind="stable")
+    st = tk[order]
+    pos = np.minimum(np.searchsorted(st, kk), len(st) - 1)
+    return np.where(st[pos] == kk, order[pos], -1)
+
+
 def group_rows(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Row number of each item of ``keys`` (one row per distinct key, sorted) and the distinct keys.
 
     The workhorse of every "sum over a group" family: items are flow-years, keys the
-    columns that define a row (plant and year for plant capacity, ...).
+    columns that define a row (plant and year for plant capacity, ...).  Grouped on one
+    combined integer code per item (categorical codes sort as their labels; other columns
+    are factorised sorted); keys with missing values go to pandas' groupby.
     """
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64), keys.iloc[:0].reset_index(drop=True)
+    parts: list[tuple[np.ndarray, int, pd.Series | pd.Index | pd.CategoricalDtype]] = []
+    size = 1
+    for c in keys.columns:
+        col = keys[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            code, n, uniq = col.array.codes.astype(np.int64), len(col.dtype.categories), col.dtype
+        else:
+            code, uniq = pd.factorize(col, sort=True)
+            n = len(uniq)
+        size *= max(n, 1)
+        if (code < 0).any() or size >= 2**62:
+            return _group_rows_pandas(keys)
+        parts.append((code, max(n, 1), uniq))
+    key = np.zeros(len(keys), dtype=np.int64)
+    for code, n, _ in parts:
+        key = key * n + code
+    ids, ukey = pd.factorize(key, sort=True)
+    out = {}
+    div = 1
+    for c, (code, n, uniq) in zip(reversed(list(keys.columns)), reversed(parts)):
+        u = (ukey // div) % n
+        div *= n
+        out[c] = (pd.Categorical.from_codes(u, dtype=uniq) if isinstance(uniq, pd.CategoricalDtype)
+                  else np.asarray(uniq)[u])
+    return ids.astype(np.int64), pd.DataFrame({c: out[c] for c in keys.columns})
+
+
+def _group_rows_pandas(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     g = keys.groupby(list(keys.columns), sort=True, dropna=False)
     return g.ngroup().to_numpy(np.int64), g.size().index.to_frame(index=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.prepare import ModelData
-from .blocks import Blocks, group_rows
+from .blocks import Blocks, group_rows, key_positions
 
 FLOW_KEY = ["plant", "model", "stack", "market", "year"]
 
@@ -76,7 +76,7 @@ def add_line_capacity_constraints(mb: Blocks, data: ModelData) -> None:
         return
     key = ["plant", "model", "year"]
     lines = data.lines.set_index(key)["capacity"]
-    has = pd.MultiIndex.from_frame(fl[key]).isin(lines.index)
+    has = key_positions(data.lines[key], fl[key]) >= 0
     if not has.any():
         return
     sub = fl.loc[has, key]
@@ -98,8 +98,12 @@ def add_demand_constraints(mb: Blocks, data: ModelData) -> None:
     """
     fl, d = data.flows, data.demand
     key = ["model", "market", "year"]
-    served = pd.MultiIndex.from_frame(fl[key]) if len(fl) else pd.MultiIndex.from_tuples([], names=key)
-    need = d[(d["min_units"] > 0) & ~pd.MultiIndex.from_frame(d[key]).isin(served)]
+    need = d[(d["min_units"] > 0).to_numpy()]
+    if len(need):  # demand rows are unique per (v, m, y): mark the ones some flow-year serves
+        served = np.zeros(len(d), dtype=bool)
+        pos = key_positions(d[key], fl[key])
+        served[pos[pos >= 0]] = True
+        need = d[(d["min_units"] > 0).to_numpy() & ~served]
     for v, m, y, lo in need[key + ["min_units"]].head(20).itertuples(index=False):
         when = f" in {y}" if data.multi_year else ""
         mb.notes.append(f"demand ({v}, {m}){when} needs min_units {lo:g} but no flow can serve it")
@@ -290,9 +294,10 @@ def add_flow_costs(mb: Blocks, data: ModelData) -> None:
     yi = np.searchsorted(data.years, fl["year"].to_numpy())
     w = data.weight[yi] * fl["equity"].to_numpy(float)
     years = fl["year"].to_numpy()
+    xc = x.cols
     for name in ("revenue", "production", "freight", "duties", "software", "channel_fees"):
         sign = 1.0 if name == "revenue" else -1.0
-        col, coef = x.cols, sign * w * fl[name].to_numpy(float)
+        col, coef = xc, sign * w * fl[name].to_numpy(float)
         yrs = years
         if name == "duties" and "q" in mb.vars and mb.vars["q"].size:
             items = np.flatnonzero((fl["quota"] >= 0).to_numpy())
@@ -301,4 +306,4 @@ def add_flow_costs(mb: Blocks, data: ModelData) -> None:
             yrs = np.concatenate([years, years[items]])
         mb.add_cost(name, col, coef, year=yrs)
     if data.co2_price:
-        mb.add_cost("co2", x.cols, -data.co2_price * data.weight[yi] * fl["co2"].to_numpy(float), year=years)
+        mb.add_cost("co2", xc, -data.co2_price * data.weight[yi] * fl["co2"].to_numpy(float), year=years)

@@ -349,20 +349,77 @@ def _bans(inst: Instance, years: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame
     return sw.drop_duplicates(), plant.drop_duplicates()
 
 
-def _anti_join(f: pd.DataFrame, banned: pd.DataFrame, left: str) -> pd.DataFrame:
-    """The rows of ``f`` whose (market, ``left``, year) is not in ``banned`` (market, origin, year)."""
-    if f.empty or banned.empty:
-        return f
-    b = banned.rename(columns={"origin": left})
-    b = b.dropna(subset=["market", left])
-    for c in ("market", left):  # the flows' categorical keys: labels outside them cannot ban a flow
-        if isinstance(f[c].dtype, pd.CategoricalDtype):
-            b = b[b[c].isin(f[c].dtype.categories)]
-            b = b.assign(**{c: b[c].astype(f[c].dtype)})
-    b = b.drop_duplicates().assign(_banned=True)
-    keys = ["market", left, "year"]
-    hit = f[keys].merge(b, on=keys, how="left")["_banned"].notna().to_numpy()  # b is unique: one row per flow
-    return f[~hit]
+def _codes(labels: pd.Series | pd.Index, dtype: pd.CategoricalDtype) -> np.ndarray:
+    """The code of each label in ``dtype`` (int64; -1 where missing or not one of its categories)."""
+    return np.asarray(dtype.categories.get_indexer(labels), dtype=np.int64)
+
+
+def _year_index(df: pd.DataFrame, years: np.ndarray) -> np.ndarray:
+    """The position of each row's ``year`` in the plan years (-1 where it is not a plan year)."""
+    y = df["year"].to_numpy()
+    pos = np.searchsorted(years, y)
+    ok = pos < len(years)
+    ok[ok] = years[pos[ok]] == y[ok]
+    return np.where(ok, pos, -1)
+
+
+def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j) of every pair left[i] == right[j] of two integer key arrays (an inner join).
+
+    The pairs come in the order of ``left``, and of ``right`` within one left row.
+    """
+    order = np.argsort(right, kind="stable")
+    sr = right[order]
+    lo, hi = np.searchsorted(sr, left, "left"), np.searchsorted(sr, left, "right")
+    n = hi - lo
+    i = np.repeat(np.arange(len(left)), n)
+    pos = np.arange(len(i)) + np.repeat(lo - (np.cumsum(n) - n), n)
+    return i, order[pos]
+
+
+def _lookup(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The position of each key in ``table`` (integer keys, unique in it; -1 where absent)."""
+    if len(table) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    order = np.argsort(table, kind="stable")
+    st = table[order]
+    pos = np.minimum(np.searchsorted(st, keys), len(st) - 1)
+    return np.where(st[pos] == keys, order[pos], -1)
+
+
+def _banned(banned: pd.DataFrame, markets: pd.CategoricalDtype, origins: pd.CategoricalDtype, years: np.ndarray,
+            mc: np.ndarray, oc: np.ndarray, yi: np.ndarray) -> np.ndarray:
+    """Whether each (market code, origin code, year index) is a (market, origin, year) row of ``banned``.
+
+    Labels outside the dtypes' categories cannot ban a flow; origin code -1 (no origin) is never banned.
+    """
+    if banned.empty or len(mc) == 0:
+        return np.zeros(len(mc), dtype=bool)
+    bm, bo, by = _codes(banned["market"], markets), _codes(banned["origin"], origins), _year_index(banned, years)
+    ok = (bm >= 0) & (bo >= 0) & (by >= 0)
+    n_o, n_y = len(origins.categories), len(years)
+    return (oc >= 0) & np.isin((mc * n_o + oc) * n_y + yi, (bm[ok] * n_o + bo[ok]) * n_y + by[ok])
+
+
+def _sort_order(*keys: tuple[np.ndarray, int]) -> np.ndarray | None:
+    """The stable order that sorts rows by the code arrays ``keys`` (each with its number of codes), or
+    ``None`` when the rows are already in that order."""
+    n = len(keys[0][0])
+    if n < 2:
+        return None
+    size = 1
+    for _, k in keys:
+        size *= max(int(k), 1)
+    if size >= 2**62:
+        return np.lexsort(tuple(a for a, _ in reversed(keys)))
+    key = np.zeros(n, dtype=np.int64)
+    for a, k in keys:
+        key = key * max(int(k), 1) + a
+    return None if bool((key[1:] >= key[:-1]).all()) else np.argsort(key, kind="stable")
+
+
+def _gather(col: pd.Series, idx: np.ndarray) -> np.ndarray:
+    return col.to_numpy()[idx]
 
 
 def _category(*cols: pd.Series) -> pd.CategoricalDtype:
@@ -371,10 +428,9 @@ def _category(*cols: pd.Series) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(sorted(vals))
 
 
-def _labels(col: pd.Series) -> pd.Series:
-    """A categorical column's labels as an object column (missing = None)."""
-    cat = col.array
-    return _objects(np.append(np.asarray(cat.categories, dtype=object), None)[cat.codes], col.index)
+def _labels(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Series:
+    """The labels of ``codes`` in ``dtype`` as an object column (code -1 = None)."""
+    return _objects(np.append(np.asarray(dtype.categories, dtype=object), None)[codes], pd.RangeIndex(len(codes)))
 
 
 def _objects(values: np.ndarray, index: pd.Index) -> pd.Series:
@@ -401,72 +457,102 @@ def prepare(inst: Instance) -> ModelData:
     demand = by_year(t["demand"], years).drop(columns="_row")
     prod = by_year(t["production"], years)
     freight = by_year(t["freight"], years)
-    prod_co2 = prod["co2"].astype(float).fillna(0.0) if "co2" in prod else 0.0
-    fr_co2 = freight["co2"].astype(float).fillna(0.0) if "co2" in freight else 0.0
-    prod = prod.assign(_co2p=prod_co2)
-    freight = freight.assign(_co2f=fr_co2)
+    prod_co2 = prod["co2"].astype(float).fillna(0.0).to_numpy() if "co2" in prod else np.zeros(len(prod))
+    fr_co2 = freight["co2"].astype(float).fillna(0.0).to_numpy() if "co2" in freight else np.zeros(len(freight))
 
-    # the joins, bans and sort run on categorical keys (integer codes; labels sorted, so the order is
-    # the labels' order) and the labels are put back once the flow set is known
+    # the flow set is built on integer codes (categories sorted, so codes sort as the labels do): row
+    # positions into the year-expanded tables travel through the joins and the values are gathered once
     sw_bans, plant_bans = _bans(inst, years)
     kind = {"plant": _category(prod["plant"], freight["plant"]),
             "model": _category(prod["model"], demand["model"], stacks["model"]),
             "market": _category(freight["market"], demand["market"]), "stack": _category(stacks["stack"]),
             "origin": _category(stacks["origin"]), "country": _category(plants["country"])}
-    f = prod[["plant", "model", "year", "unit_cost", "_co2p"]].rename(columns={"unit_cost": "production"})
-    f = f.astype({"plant": kind["plant"], "model": kind["model"]})
-    f = f.merge(freight[["plant", "market", "year", "unit_cost", "_co2f"]].rename(columns={"unit_cost": "freight"})
-                .astype({"plant": kind["plant"], "market": kind["market"]}), on=["plant", "year"])
-    f = f.merge(demand[["model", "market", "year", "price", "customs_value", "max_units"]]
-                .astype({"model": kind["model"], "market": kind["market"]}), on=["model", "market", "year"])
-    f = f.merge(stacks[["model", "stack", "origin", "unit_cost", "available_from"]].rename(
-        columns={"unit_cost": "software"}).astype({"model": kind["model"], "stack": kind["stack"],
-                                                   "origin": kind["origin"]}), on="model")
-    f = f[~(f["year"] < f["available_from"])].drop(columns="available_from")
-    plant_country = plants["country"].reindex(kind["plant"].categories).astype(kind["country"]).array.codes
-    f["country"] = pd.Categorical.from_codes(plant_country[f["plant"].array.codes], dtype=kind["country"])
-    f = _anti_join(f, sw_bans, "origin")
-    f = _anti_join(f, plant_bans, "country")
-    f = f.sort_values(["year", "plant", "model", "stack", "market"], kind="stable").reset_index(drop=True)
-    pc, vc, mc = (f[c].array.codes for c in ("plant", "model", "market"))
-    f["origin"] = _labels(f["origin"])
-    f["country"] = _labels(f["country"])
-    country = f["country"].to_numpy()
-    market_country = markets["country"].reindex(kind["market"].categories).to_numpy(dtype=object)[mc]
+    n_y, n_m = len(years), len(kind["market"].categories)
+    pc_p, vc_p, yi_p = _codes(prod["plant"], kind["plant"]), _codes(prod["model"], kind["model"]), _year_index(prod, years)
+    vc_s, sc_s = _codes(stacks["model"], kind["model"]), _codes(stacks["stack"], kind["stack"])
+    pc_f, mc_f, yi_f = _codes(freight["plant"], kind["plant"]), _codes(freight["market"], kind["market"]), \
+        _year_index(freight, years)
+    # (year, plant, model) rows x the model's stacks x the plant's lanes in the year: in the flows' order
+    op, os_ = np.lexsort((vc_p, pc_p, yi_p)), np.lexsort((sc_s, vc_s))
+    i, j = _join(vc_p[op], vc_s[os_])
+    ip, ist = op[i], os_[j]
+    of = np.lexsort((mc_f, yi_f, pc_f))
+    i, j = _join(pc_p[ip] * n_y + yi_p[ip], (pc_f * n_y + yi_f)[of])
+    ip, ist, ifr = ip[i], ist[i], of[j]
+    yi, mc = yi_p[ip], mc_f[ifr]
+    idm = _lookup((_codes(demand["model"], kind["model"]) * n_m + _codes(demand["market"], kind["market"])) * n_y
+                  + _year_index(demand, years), (vc_p[ip] * n_m + mc) * n_y + yi)
+    keep = (idm >= 0) & ~(years[yi] < stacks["available_from"].to_numpy(float)[ist])
+    oc = _codes(stacks["origin"], kind["origin"])[ist]
+    plant_country = _codes(plants["country"].reindex(kind["plant"].categories), kind["country"])
+    cc = plant_country[pc_p[ip]]
+    keep &= ~_banned(sw_bans, kind["market"], kind["origin"], years, mc, oc, yi)
+    keep &= ~_banned(plant_bans, kind["market"], kind["country"], years, mc, cc, yi)
+    ip, ist, ifr, idm, yi, mc, oc, cc = (a[keep] for a in (ip, ist, ifr, idm, yi, mc, oc, cc))
+    pc, vc, sc = pc_p[ip], vc_p[ip], sc_s[ist]
+    order = _sort_order((yi, n_y), (pc, len(kind["plant"].categories)), (vc, len(kind["model"].categories)),
+                        (sc, len(kind["stack"].categories)), (mc, n_m))
+    if order is not None:
+        ip, ist, ifr, idm, yi, mc, oc, cc, pc, vc, sc = (a[order] for a in (ip, ist, ifr, idm, yi, mc, oc, cc, pc, vc,
+                                                                           sc))
+    cat = pd.Categorical.from_codes
+    col = _gather
+    f = pd.DataFrame({
+        "plant": cat(pc, dtype=kind["plant"]), "model": cat(vc, dtype=kind["model"]), "year": years[yi].astype(np.int64),
+        "production": col(prod["unit_cost"], ip), "market": cat(mc, dtype=kind["market"]),
+        "freight": col(freight["unit_cost"], ifr), "price": col(demand["price"], idm),
+        "customs_value": col(demand["customs_value"], idm), "max_units": col(demand["max_units"], idm),
+        "stack": cat(sc, dtype=kind["stack"]), "origin": _labels(oc, kind["origin"]),
+        "software": col(stacks["unit_cost"], ist), "country": _labels(cc, kind["country"]),
+    })
+    market_country = _codes(markets["country"].reindex(kind["market"].categories), kind["country"])[mc]
+    domestic = (cc >= 0) & (cc == market_country)
     f["powertrain"] = _objects(models["powertrain"].reindex(kind["model"].categories).to_numpy(dtype=object)[vc],
                                f.index)
-    f["domestic"] = country == market_country
+    f["domestic"] = domestic
     f["equity"] = plants["equity"].reindex(kind["plant"].categories).to_numpy(float)[pc]
-    f["co2"] = (f["_co2p"] + f["_co2f"]).astype(float)
-    f = f.drop(columns=["_co2p", "_co2f"])
+    f["co2"] = (prod_co2[ip] + fr_co2[ifr]).astype(float)
 
     basis = f["customs_value"] + (f["freight"] if s.duty_basis == "cif" else 0.0)
-    foreign = f.loc[~f["domestic"], ["country", "market", "powertrain", "year"]].rename(columns={"country": "origin"})
-    tri = foreign.drop_duplicates().reset_index(drop=True)
+    # tariffs are resolved once per distinct (origin, market, powertrain, year) of the foreign flows
+    pw, pw_labels = pd.factorize(models["powertrain"].reindex(kind["model"].categories), use_na_sentinel=False)
+    n_pw = max(len(pw_labels), 1)
+    tkey = ((cc.astype(np.int64) * n_m + mc) * n_pw + pw[vc]) * n_y + yi
+    item = np.full(len(f), -1, dtype=np.int64)
+    item[~domestic], uniq = pd.factorize(tkey[~domestic])
+    u_y = uniq % n_y
+    u_pw = (uniq // n_y) % n_pw
+    u_m = (uniq // (n_y * n_pw)) % n_m
+    u_c = uniq // (n_y * n_pw * n_m)
+    tri = pd.DataFrame({"origin": _labels(u_c, kind["country"]), "market": cat(u_m, dtype=kind["market"]),
+                        "powertrain": _objects(np.asarray(pw_labels, dtype=object)[u_pw], pd.RangeIndex(len(uniq))),
+                        "year": years[u_y].astype(np.int64)})
     tariffs = t["tariffs"]
     tar = by_year(tariffs, years) if not tariffs.empty else tariffs
     hit = resolve_rules(tri, tar, ["ad_valorem", "specific"], where=inst.origins.get("tariffs", "tariffs"),
                         table="tariffs", rows=inst.rows.get("tariffs"), exact=["year"])
-    rates = tri.iloc[hit["_item"]].reset_index(drop=True).assign(ad_valorem=hit["ad_valorem"].to_numpy(float),
-                                                                 specific=hit["specific"].to_numpy(float))
-    keys = ["country", "market", "powertrain", "year"]
-    r = f[keys].merge(rates.rename(columns={"origin": "country"}), on=keys, how="left")  # one row per flow, in order
-    f["ad_valorem"] = r["ad_valorem"].astype(float).fillna(0.0).to_numpy()
-    f["specific"] = r["specific"].astype(float).fillna(0.0).to_numpy()
-    f.loc[f["domestic"], ["ad_valorem", "specific"]] = 0.0
-    f["duties"] = np.where(f["domestic"], 0.0, f["ad_valorem"] * basis + f["specific"])
+    for c in ("ad_valorem", "specific"):
+        rate = np.zeros(len(tri) + 1)  # the last entry: flows without a foreign item (domestic)
+        rate[hit["_item"].to_numpy()] = np.nan_to_num(hit[c].to_numpy(float))
+        f[c] = rate[item]
+    f["duties"] = np.where(domestic, 0.0, f["ad_valorem"] * basis + f["specific"])
 
-    f, quotas = _quotas(inst, f, tri, years, basis)
+    f, quotas = _quotas(inst, f, tri, item, years, basis)
 
     channels = by_year(t["export_channels"], years).set_index(["origin", "year"])[["capacity", "unit_fee"]]
-    key = pd.MultiIndex.from_arrays([f["country"], f["year"]])
-    has_channel = key.isin(channels.index) & ~f["domestic"].to_numpy()
+    n_c = len(kind["country"].categories)
+    where = np.full((n_c + 1) * n_y, -1, dtype=np.int64)  # (country code, year) -> channel row; code -1: none
+    ch_c = _codes(channels.index.get_level_values("origin"), kind["country"])
+    ch_y = _year_index(pd.DataFrame({"year": channels.index.get_level_values("year")}), years)
+    known = (ch_c >= 0) & (ch_y >= 0)
+    where[ch_c[known] * n_y + ch_y[known]] = np.flatnonzero(known)
+    ch = where[np.where(cc >= 0, cc, n_c) * n_y + yi]
+    has_channel = (ch >= 0) & ~domestic
     f["channel"] = f["country"].where(has_channel, None)
-    fee = channels["unit_fee"].reindex(key).to_numpy(float)
-    f["channel_fees"] = np.where(has_channel, np.nan_to_num(fee), 0.0)
+    fee = channels["unit_fee"].to_numpy(float)
+    f["channel_fees"] = np.where(has_channel, np.nan_to_num(fee[np.maximum(ch, 0)] if len(fee) else 0.0), 0.0)
     f["revenue"] = f["price"]
     f["margin"] = f["revenue"] - f["production"] - f["freight"] - f["duties"] - f["software"] - f["channel_fees"]
-
     lines = prod.dropna(subset=["capacity"])[["plant", "model", "year", "capacity"]].reset_index(drop=True)
     return ModelData(
         plants=plants, stacks=stacks, flows=f, demand=demand, lines=lines, channels=channels.reset_index(),
@@ -476,7 +562,7 @@ def prepare(inst: Instance) -> ModelData:
     )
 
 
-def _quotas(inst: Instance, f: pd.DataFrame, tri: pd.DataFrame, years: np.ndarray,
+def _quotas(inst: Instance, f: pd.DataFrame, tri: pd.DataFrame, item: np.ndarray, years: np.ndarray,
             basis: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tariff-rate quotas: each non-domestic flow-year's covering pool and its duty saving per in-quota unit.
 
@@ -498,17 +584,16 @@ def _quotas(inst: Instance, f: pd.DataFrame, tri: pd.DataFrame, years: np.ndarra
                         table="tariff_quotas", rows=inst.rows.get("tariff_quotas"), exact=["year"])
     if hit.empty:
         return f, pd.DataFrame(columns=cols)
-    cover = tri.iloc[hit["_item"]].reset_index(drop=True).rename(columns={"origin": "country"})
-    cover["_qrow"] = hit["_rule"].to_numpy()
-    cover["_qav"] = hit["ad_valorem"].to_numpy(float)
-    cover["_qsp"] = hit["specific"].to_numpy(float)
-    g = f[["country", "market", "powertrain", "year"]].merge(cover, on=["country", "market", "powertrain", "year"],
-                                                              how="left")
-    covered = g["_qrow"].notna().to_numpy() & ~f["domestic"].to_numpy()
-    duty_in = g["_qav"].to_numpy(float) * basis.to_numpy(float) + g["_qsp"].to_numpy(float)
+    g = {}  # per item of tri (the last entry: flows without one), the covering row and its rates
+    for c, v in (("_qrow", hit["_rule"]), ("_qav", hit["ad_valorem"]), ("_qsp", hit["specific"])):
+        a = np.full(len(tri) + 1, np.nan)
+        a[hit["_item"].to_numpy()] = v.to_numpy(float)
+        g[c] = a[item]
+    covered = ~np.isnan(g["_qrow"]) & ~f["domestic"].to_numpy()
+    duty_in = g["_qav"] * basis.to_numpy(float) + g["_qsp"]
     saving = np.where(covered, f["duties"].to_numpy(float) - duty_in, 0.0)
     use = covered & (saving > 0)
-    pool_key = pd.DataFrame({"row": g["_qrow"].to_numpy()[use].astype(int), "year": f["year"].to_numpy()[use]})
+    pool_key = pd.DataFrame({"row": g["_qrow"][use].astype(int), "year": f["year"].to_numpy()[use]})
     pools = pool_key.drop_duplicates().sort_values(["year", "row"]).reset_index(drop=True)
     pools["pool"] = np.arange(len(pools))
     idx = pd.MultiIndex.from_frame(pools[["row", "year"]]).get_indexer(pd.MultiIndex.from_frame(pool_key))
