@@ -425,25 +425,31 @@ def _capped(index: pd.Index, problems: list[Problem]) -> pd.Index:
 
 def _parse_column(
     raw: pd.Series, spec: ColumnSpec, where: str, table: str, rows: pd.Series, problems: list[Problem]
-) -> pd.Series:
-    """Parse a column of strings into its type, recording cells that cannot be parsed."""
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a column of strings into its type, recording cells that cannot be parsed.
+
+    Returns the parsed column and whether each cell holds a value (not empty once stripped).
+    """
     s = raw.astype("string").str.strip()
-    s = s.mask(s == "")
-    present = s.notna()
+    present = s.str.len().fillna(0).to_numpy() > 0
+    given = pd.Series(present, index=s.index)
     if spec.kind in {"id", "str"}:
-        return s.astype(object).where(present, None)
+        return pd.Series(np.where(present, s.to_numpy(dtype=object, na_value=None), None), index=s.index,
+                         dtype=object), given
     if spec.kind in {"float", "int", "year"}:
-        num = pd.to_numeric(s, errors="coerce").astype(float)
-        bad = present & (num.isna() | ~num.map(math.isfinite).astype(bool))
+        num = pd.to_numeric(s.where(present), errors="coerce")
+        v = np.asarray(num.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+        finite = np.isfinite(v)
+        bad = present & ~finite
         if spec.kind == "int":
-            bad |= present & num.notna() & (num % 1 != 0)
+            bad |= present & finite & (np.mod(v, 1, where=finite, out=np.zeros_like(v)) != 0)
         for i in _capped(s.index[bad], problems):
             problems.append(
                 Problem(where, f"{short_repr(s[i])} is not a finite number.", table=table, row=int(rows[i]), column=spec.name,
                         fix=f"Write a number ({spec.unit or 'no unit'}).")
             )
         if spec.kind in {"int", "year"}:
-            frac = present & ~bad & (num % 1 != 0)
+            frac = present & ~bad & (np.mod(v, 1, where=finite, out=np.zeros_like(v)) != 0)
             what = "a whole year" if spec.kind == "year" else "an integer"
             for i in s.index[frac]:
                 problems.append(
@@ -451,30 +457,31 @@ def _parse_column(
                             fix=f"Write {what} (e.g. 2027)." if spec.kind == "year" else f"Write {what}.")
                 )
             bad |= frac
-        return num.where(~bad)
+        return pd.Series(np.where(bad | ~present, np.nan, v), index=s.index), given
+    s = s.mask(~present)
     if spec.kind == "bool":
         low = s.str.lower()
         val = pd.Series(pd.NA, index=s.index, dtype="boolean")
         val[low.isin(_TRUE).fillna(False).astype(bool)] = True
         val[low.isin(_FALSE).fillna(False).astype(bool)] = False
-        for i in _capped(s.index[present & val.isna()], problems):
+        for i in _capped(s.index[present & val.isna().to_numpy()], problems):
             problems.append(
                 Problem(where, f"{short_repr(s[i])} is not a boolean.", table=table, row=int(rows[i]), column=spec.name,
                         fix="Write true or false.")
             )
-        return val
+        return val, given
     if spec.kind == "enum":
         lookup = {c.lower(): c for c in spec.choices}
         val = s.str.lower().map(lookup)
-        for i in _capped(s.index[present & val.isna()], problems):
+        for i in _capped(s.index[present & val.isna().to_numpy()], problems):
             problems.append(
                 Problem(where, f"{short_repr(s[i])} is not allowed.", table=table, row=int(rows[i]), column=spec.name,
                         fix=f"Use one of: {', '.join(spec.choices)}.")
             )
-        return val.astype(object).where(present & val.notna(), None)
+        return val.astype(object).where(present & val.notna().to_numpy(), None), given
     # list: ';'-separated labels
     labels = [tuple(sorted({t.strip() for t in str(x).split(";") if t.strip()})) for x in s.fillna("")]
-    return pd.Series(labels, index=s.index, dtype=object)
+    return pd.Series(labels, index=s.index, dtype=object), given
 
 
 def _pandera_schema(spec: TableSpec) -> Any:
@@ -681,14 +688,17 @@ def _build_table(
                                     fix=f"Add column '{c.name}': {c.description}"))
     if len(problems) > n_before:
         return None
-    out = pd.DataFrame(index=raw.index)
+    parsed: dict[str, pd.Series] = {}
+    given: dict[str, pd.Series] = {}
     for c in spec.columns:
         col = raw[c.name] if c.name in raw.columns else pd.Series(math.nan, index=raw.index, dtype=object)
-        out[c.name] = _parse_column(col, c, where, spec.name, rows, problems)
+        parsed[c.name], present = _parse_column(col, c, where, spec.name, rows, problems)
+        if c.name in raw.columns:
+            given[c.name] = present
     for extra in spec.allowed_extra:
         if extra in raw.columns:
-            out[extra] = raw[extra].fillna("").astype(str)
-    given = {c: raw[c].astype("string").str.strip().fillna("").ne("") for c in raw.columns if c in spec.names}
+            parsed[extra] = raw[extra].fillna("").astype(str)
+    out = pd.DataFrame(parsed, index=raw.index)
     _check_table(out, spec, where, rows, problems, given)
     if _has_ranges(spec) and not any(q.where == where and q.column in YEAR_COLUMNS for q in problems[n_before:]):
         _check_key_ranges(out, spec, where, rows, problems)
