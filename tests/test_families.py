@@ -701,8 +701,8 @@ def test_every_engine_build_step_is_covered():
 
 
 def test_csc_arrays_equal_scipys_matrix() -> None:
-    """Blocks.csc (numpy alone, for small models) gives scipy's CSC: duplicates summed, zeros dropped,
-    rows sorted in each column; on a hand case with both and on random every-feature instances."""
+    """Blocks.csc (numpy alone) gives the CSC scipy makes of the same triplets: duplicates summed, zeros
+    dropped, rows sorted in each column; on a hand case with both and on random every-feature instances."""
     import sys
     from pathlib import Path
 
@@ -721,9 +721,20 @@ def test_csc_arrays_equal_scipys_matrix() -> None:
     # (0,2) twice (summed to 3), (1,1) + (1,1) cancelling to 0 (dropped), rows out of order in column 0
     mb.add_cons("c", pd.DataFrame({"k": range(3)}), np.array([2, 0, 0, 1, 1, 0]), np.array([0, 2, 2, 1, 1, 0]),
                 np.array([5.0, 1.0, 2.0, 4.0, -4.0, 7.0]), -np.inf, 1.0, "")
+    sorted_mb = Blocks(name="runs")  # columns in ascending runs, rows increasing in each: the merge path
+    sorted_mb.add_vars("v", pd.DataFrame({"k": range(3)}), 0.0, 1.0, False, "")
+    sorted_mb.add_cons("c", pd.DataFrame({"k": range(2)}), np.array([0, 0, 1, 1, 1]), np.array([0, 2, 0, 1, 2]),
+                       np.array([1.0, 2.0, 3.0, 0.0, 4.0]), -np.inf, 1.0, "")
+    c, _, _ = sorted_mb.csc()
+    assert c.indptr.tolist() == [0, 2, 2, 4] and c.indices.tolist() == [0, 1, 0, 1] and c.data.tolist() == [1, 3, 2, 4]
     built = [optimizer.build(from_dict(randinst_v2.generate(s))) for s in range(12)]
-    for blocks in [mb] + [b.blocks for b in built]:
-        a, lo, hi = blocks.matrix()
+    import scipy.sparse as sp
+
+    for blocks in [mb, sorted_mb] + [b.blocks for b in built]:
+        rows, cols, vals, lo, hi = blocks._triplets()
+        a = sp.coo_matrix((vals, (rows, cols)), shape=(blocks.n_rows, blocks.n_cols)).tocsc()
+        a.sum_duplicates()
+        a.eliminate_zeros()
         c, lo2, hi2 = blocks.csc()
         assert np.array_equal(a.indptr, c.indptr) and np.array_equal(a.indices, c.indices)
         assert np.array_equal(a.data, c.data) and c.shape == a.shape and c.nnz == a.nnz

@@ -504,7 +504,8 @@ def pass_and_run(opts: SolveOptions, sense: int, offset: float, c: np.ndarray, c
     try:
         apply_options(h, opts)  # values out of range raise InvalidOptionError (a usage mistake)
         check_call(h.passModel(n, nrow, int(A.nnz), 1, sense, offset, c, col_lower, col_upper, row_lower, row_upper,
-                               A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float), integrality),
+                               np.asarray(A.indptr, dtype=np.int32), np.asarray(A.indices, dtype=np.int32),
+                               np.asarray(A.data, dtype=float), integrality),
                    "the model (passModel)")
         if len(start_idx) and integrality.any():
             check_call(h.setSolution(len(start_idx), np.asarray(start_idx, dtype=np.int32),
