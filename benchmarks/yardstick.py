@@ -257,7 +257,7 @@ def write(res: dict[str, Any], results: Path) -> str:
         for label, d in res["startup"].items():
             lines.append(f"| `{label}` | {d['median']:.2f} | {d['min']:.2f} / {d['max']:.2f} | {targets.get(label, '')} "
                          f"| {d['load']:.1f} |")
-    lines += ["", "Which targets are met and why: [NOTES.md](NOTES.md) (the run of 2026-12-02)."]
+    lines += ["", f"Which targets are met and why: [NOTES.md](NOTES.md) (the run of {res['started_utc'][:10]})."]
     text = "\n".join(lines) + "\n"
     results.mkdir(parents=True, exist_ok=True)
     (results / "yardstick.md").write_text(text, encoding="utf-8")
