@@ -128,6 +128,12 @@ class BendersOptions:
     """Early integer masters stop at min(master_gap, gap / 10) (never below the requested gap)."""
     extra_plans: int = 4
     """Also cut at up to this many of the master's other improving solutions of each solve."""
+    relaxed_cuts: bool = False
+    """Also cut the *relaxed* flow LP: the plan-linked rows that couple several flows (plant
+    capacities) dropped, the rest falls apart into blocks (one per customer in a facility-location
+    model), each with its own value variable ``eta_j`` and ``theta_k <= sum_(j in k) eta_j``."""
+    relaxed_max_blocks: int = 50_000
+    """No relaxed cuts when the relaxed flow LP has more blocks than this."""
     master_time_share: float = 0.25
     master_time_min: float = 10.0
     """One integer master may use max(master_time_min, master_time_share * time left) seconds; its
@@ -200,6 +206,7 @@ class _State:
     sub_seconds: float = 0.0
     master_nodes: int = 0
     master_retries: int = 0
+    relaxed_cuts: int = 0
     log: list[str] = field(default_factory=list)
 
 
@@ -267,33 +274,9 @@ class _Decomposition:
         ap_max = pos @ self.phi + neg @ self.plo
         self.pieces: list[_Piece] = []
         for k in range(int(grp.max()) + 1 if len(grp) else 0):
-            cols_l = np.flatnonzero(col_piece == k)
-            rows_l = np.flatnonzero(row_piece == k)
-            l0, u0 = rl[sub_rows[rows_l]], ru[sub_rows[rows_l]]
-            slack_lo = np.isfinite(l0) & (l0 - ap_min[rows_l] > 1e-9)
-            slack_hi = np.isfinite(u0) & (u0 - ap_max[rows_l] < -1e-9)
-            af = sub_af[rows_l][:, cols_l].tocsr()
-            # rows with one flow term and no slack become bounds of that column (one such row per column)
-            single = np.flatnonzero((np.diff(af.indptr) == 1) & ~slack_lo & ~slack_hi)
-            bc = af.indices[af.indptr[single]]
-            _, first = np.unique(bc, return_index=True)
-            brows = single[first]
-            keep = np.ones(len(rows_l), dtype=bool)
-            keep[brows] = False
-            kr = np.flatnonzero(keep)
-            need_lo, need_hi = np.flatnonzero(slack_lo[kr]), np.flatnonzero(slack_hi[kr])
-            ns = len(need_lo) + len(need_hi)
-            slack = sp.csc_matrix((np.concatenate([np.ones(len(need_lo)), -np.ones(len(need_hi))]),
-                                   (np.concatenate([need_lo, need_hi]).astype(np.int64), np.arange(ns))),
-                                  shape=(len(kr), ns))
-            a_full = sp.hstack([af[kr], slack], format="csc")
-            cost = np.concatenate([-cf[cols_l], np.full(ns, self.penalty)])
-            self.pieces.append(_Piece(
-                cols=self.flow[cols_l], rows=sub_rows[rows_l[kr]], ap=sub_ap[rows_l[kr]], l0=l0[kr], u0=u0[kr],
-                cost=cost, clo=np.concatenate([flo[cols_l], np.zeros(ns)]),
-                cup=np.concatenate([fhi[cols_l], np.full(ns, INF)]), a_full=a_full, n_flow=len(cols_l),
-                bcol=af.indices[af.indptr[brows]], bcoef=af.data[af.indptr[brows]], bl0=l0[brows], bu0=u0[brows],
-                bap=sub_ap[rows_l[brows]]))
+            self.pieces.append(_make_piece(np.flatnonzero(col_piece == k), np.flatnonzero(row_piece == k),
+                                           sub_rows, sub_af, sub_ap, rl, ru, ap_min, ap_max, flo, fhi, cf,
+                                           self.flow, self.penalty))
         # monotone: raising any plan column only relaxes the flow LP, so value(plan upper bounds) bounds theta
         srl, sru = rl[sub_rows], ru[sub_rows]
         coo = sub_ap.tocoo()
@@ -517,8 +500,26 @@ class PieceHost:
         if self.pool is not None:
             self.pool.shutdown(wait=False)
 
-    def _make(self, pc: _Piece, p: np.ndarray) -> None:
-        h = self.highspy.Highs()
+    def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
+        du = _solve_piece(self.highspy, pc, p, deadline)
+        return None if du is None else _cut(pc, du)
+
+
+@dataclass
+class _Duals:
+    """A piece's LP optimum at a plan, as the parts of its weak-duality cut."""
+
+    y: np.ndarray       # row duals (zero on an infinite side)
+    yb: np.ndarray      # duals of the rows turned into column bounds
+    dterm: np.ndarray   # per local column: reduced cost times the bound it sits at (0 where infinite)
+    xv: np.ndarray      # column values
+    value: float        # max-form value
+
+
+def _solve_piece(highspy: Any, pc: _Piece, p: np.ndarray, deadline: float) -> _Duals | None:
+    """Solve piece ``pc`` at plan ``p`` (persistent model, warm start); ``None`` at the time limit."""
+    if pc.h is None:
+        h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         lo, up = _row_bounds(pc, p)
         clo, cup, _, _ = _col_bounds(pc, p)
@@ -529,54 +530,90 @@ class PieceHost:
         h.setOptionValue("solver", "simplex")
         h.setOptionValue("simplex_strategy", 1)  # dual simplex: warm start after bound changes
         pc.h = h
-
-    def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
-        if pc.h is None:
-            self._make(pc, p)
-        else:
-            lo, up = _row_bounds(pc, p)
-            n = len(lo)
-            if n:
-                pc.h.changeRowsBounds(n, np.arange(n, dtype=np.int32), lo, up)
-            if len(pc.bcol):
-                clo, cup, _, _ = _col_bounds(pc, p)
-                pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
-        h = pc.h
-        _set_time_limit(h, deadline, 1.0)
-        h.run()
-        pc.solves += 1
-        if pc.first:
-            h.setOptionValue("presolve", "off")
-            pc.first = False
-        name = h.modelStatusToString(h.getModelStatus())
-        if name != "Optimal":
-            if name == "Time limit reached":
-                return None
-            raise _Fallback(f"a subproblem piece ended '{name}'")
-        sol = h.getSolution()
-        y = np.asarray(sol.row_dual, dtype=float)
-        xv = np.asarray(sol.col_value, dtype=float)
+    else:
         lo, up = _row_bounds(pc, p)
-        y = np.where((y > 0) & ~np.isfinite(lo), 0.0, y)
-        y = np.where((y < 0) & ~np.isfinite(up), 0.0, y)
-        d = pc.cost - pc.a_full.T @ y
-        # a bound row carries its column's reduced cost (as the row dual d/a) where it is the tighter bound
-        yb = np.zeros(len(pc.bcol))
+        n = len(lo)
+        if n:
+            pc.h.changeRowsBounds(n, np.arange(n, dtype=np.int32), lo, up)
         if len(pc.bcol):
-            _, _, lo_r, up_r = _col_bounds(pc, p)
-            db = d[pc.bcol]
-            use = ((db > 0) & (lo_r >= pc.clo[pc.bcol])) | ((db < 0) & (up_r <= pc.cup[pc.bcol]))
-            yb = np.where(use, db / pc.bcoef, 0.0)
-            d[pc.bcol[use]] = 0.0
-        bcol = np.where(d > 0, pc.clo, pc.cup)
-        ok = np.isfinite(bcol)
-        colpart = float(d[ok] @ bcol[ok])
-        rowpart = _rowpart(y, pc.l0, pc.u0) + _rowpart(yb, pc.bl0, pc.bu0)
-        dconst = rowpart + colpart          # D(p) = dconst - (A_P^T y).p  <= min cost
-        g = pc.ap.T @ y + pc.bap.T @ yb      # theta <= -D(p) = -dconst + g.p
-        slack = float(xv[pc.n_flow:].sum()) if len(xv) > pc.n_flow else 0.0
-        value = -float(h.getInfo().objective_function_value)
-        return _Eval(value=value, slack=slack, g=np.asarray(g, dtype=float), const=-dconst)
+            clo, cup, _, _ = _col_bounds(pc, p)
+            pc.h.changeColsBounds(len(pc.bcol), pc.bcol.astype(np.int32), clo[pc.bcol], cup[pc.bcol])
+    h = pc.h
+    _set_time_limit(h, deadline, 1.0)
+    h.run()
+    pc.solves += 1
+    if pc.first:
+        h.setOptionValue("presolve", "off")
+        pc.first = False
+    name = h.modelStatusToString(h.getModelStatus())
+    if name != "Optimal":
+        if name == "Time limit reached":
+            return None
+        raise _Fallback(f"a subproblem piece ended '{name}'")
+    sol = h.getSolution()
+    y = np.asarray(sol.row_dual, dtype=float)
+    xv = np.asarray(sol.col_value, dtype=float)
+    lo, up = _row_bounds(pc, p)
+    y = np.where((y > 0) & ~np.isfinite(lo), 0.0, y)
+    y = np.where((y < 0) & ~np.isfinite(up), 0.0, y)
+    d = pc.cost - pc.a_full.T @ y
+    # a bound row carries its column's reduced cost (as the row dual d/a) where it is the tighter bound
+    yb = np.zeros(len(pc.bcol))
+    if len(pc.bcol):
+        _, _, lo_r, up_r = _col_bounds(pc, p)
+        db = d[pc.bcol]
+        use = ((db > 0) & (lo_r >= pc.clo[pc.bcol])) | ((db < 0) & (up_r <= pc.cup[pc.bcol]))
+        yb = np.where(use, db / pc.bcoef, 0.0)
+        d[pc.bcol[use]] = 0.0
+    bcol = np.where(d > 0, pc.clo, pc.cup)
+    ok = np.isfinite(bcol)
+    dterm = np.where(ok, d * np.where(ok, bcol, 0.0), 0.0)
+    return _Duals(y=y, yb=yb, dterm=dterm, xv=xv, value=-float(h.getInfo().objective_function_value))
+
+
+def _cut(pc: _Piece, du: _Duals) -> _Eval:
+    """The piece's value and optimality cut from its LP optimum.
+
+    ``D(p) = dconst - (A_P^T y).p`` is the dual objective (a lower bound of the minimisation cost
+    for every plan), so ``theta <= -D(p) = -dconst + g.p``.
+    """
+    dconst = float(_rowterms(du.y, pc.l0, pc.u0).sum() + _rowterms(du.yb, pc.bl0, pc.bu0).sum() + du.dterm.sum())
+    g = pc.ap.T @ du.y + pc.bap.T @ du.yb
+    slack = float(du.xv[pc.n_flow:].sum()) if len(du.xv) > pc.n_flow else 0.0
+    return _Eval(value=du.value, slack=slack, g=np.asarray(g, dtype=float), const=-dconst)
+
+def _make_piece(cols_l: np.ndarray, rows_l: np.ndarray, sub_rows: np.ndarray, sub_af: sp.csr_matrix,
+                sub_ap: sp.csr_matrix, rl: np.ndarray, ru: np.ndarray, ap_min: np.ndarray, ap_max: np.ndarray,
+                flo: np.ndarray, fhi: np.ndarray, cf: np.ndarray, flow: np.ndarray, penalty: float) -> _Piece:
+    """The LP of the flow columns ``cols_l`` and subproblem rows ``rows_l`` (positions in the subproblem).
+
+    Rows that ``x = 0`` could violate for a plan in the box get a penalty slack; rows with one flow
+    term and no slack become bounds of that column.
+    """
+    l0, u0 = rl[sub_rows[rows_l]], ru[sub_rows[rows_l]]
+    slack_lo = np.isfinite(l0) & (l0 - ap_min[rows_l] > 1e-9)
+    slack_hi = np.isfinite(u0) & (u0 - ap_max[rows_l] < -1e-9)
+    af = sub_af[rows_l][:, cols_l].tocsr()
+    single = np.flatnonzero((np.diff(af.indptr) == 1) & ~slack_lo & ~slack_hi)
+    bc = af.indices[af.indptr[single]]
+    _, first = np.unique(bc, return_index=True)
+    brows = single[first]
+    keep = np.ones(len(rows_l), dtype=bool)
+    keep[brows] = False
+    kr = np.flatnonzero(keep)
+    need_lo, need_hi = np.flatnonzero(slack_lo[kr]), np.flatnonzero(slack_hi[kr])
+    ns = len(need_lo) + len(need_hi)
+    slack = sp.csc_matrix((np.concatenate([np.ones(len(need_lo)), -np.ones(len(need_hi))]),
+                           (np.concatenate([need_lo, need_hi]).astype(np.int64), np.arange(ns))),
+                          shape=(len(kr), ns))
+    a_full = sp.hstack([af[kr], slack], format="csc")
+    cost = np.concatenate([-cf[cols_l], np.full(ns, penalty)])
+    return _Piece(
+        cols=flow[cols_l], rows=sub_rows[rows_l[kr]], ap=sub_ap[rows_l[kr]], l0=l0[kr], u0=u0[kr],
+        cost=cost, clo=np.concatenate([flo[cols_l], np.zeros(ns)]),
+        cup=np.concatenate([fhi[cols_l], np.full(ns, INF)]), a_full=a_full, n_flow=len(cols_l),
+        bcol=af.indices[af.indptr[brows]], bcoef=af.data[af.indptr[brows]], bl0=l0[brows], bu0=u0[brows],
+        bap=sub_ap[rows_l[brows]])
 
 
 def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -712,11 +749,11 @@ def _abs_tol(v: float) -> float:
     return max(1e-6, 1e-9 * abs(v))
 
 
-def _rowpart(y: np.ndarray, l0: np.ndarray, u0: np.ndarray) -> float:
-    """sum_i y_i * (l0_i if y_i > 0 else u0_i), zero where the bound is infinite."""
+def _rowterms(y: np.ndarray, l0: np.ndarray, u0: np.ndarray) -> np.ndarray:
+    """Per row y_i * (l0_i if y_i > 0 else u0_i), zero where the bound is infinite."""
     lv = np.where(np.isfinite(l0), l0, 0.0)
     uv = np.where(np.isfinite(u0), u0, 0.0)
-    return float(np.where(y > 0, y * lv, y * uv).sum())
+    return np.where(y > 0, y * lv, y * uv)
 
 
 class _Fallback(Exception):
