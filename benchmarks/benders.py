@@ -55,6 +55,7 @@ def run(names: list[str], methods: list[str], time_limit: float, out: Path,
         gap: float = 0.0) -> list[dict[str, Any]]:
     import optimizer
     from optimizer.models import BuildOptions
+    from optimizer.solver.benders import BendersOptions
 
     rows = []
     new = not out.exists()
@@ -72,7 +73,9 @@ def run(names: list[str], methods: list[str], time_limit: float, out: Path,
             for m in methods:
                 started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 t0 = time.perf_counter()
-                res = optimizer.solve(built, time_limit=time_limit, mip_gap=gap, method=m)
+                # "benders-noknap": the decomposition without the knapsack-strengthened cuts (for comparison)
+                bo = BendersOptions(knapsack_cuts=False) if m == "benders-noknap" else None
+                res = optimizer.solve(built, time_limit=time_limit, mip_gap=gap, method=m.split("-")[0], benders=bo)
                 secs = time.perf_counter() - t0
                 rep = res.report
                 d = dict(rep.decomposition) if rep is not None else {}

@@ -134,6 +134,9 @@ class BendersOptions:
     model), each with its own value variable ``eta_j`` and ``theta_k <= sum_(j in k) eta_j``."""
     relaxed_max_blocks: int = 50_000
     """No relaxed cuts when the relaxed flow LP has more blocks than this."""
+    knapsack_cuts: bool = True
+    """For pieces with capacitated facility-location structure, also add the knapsack-strengthened
+    cut of Fischetti, Ljubic & Sinnl (EJOR 2016) at every evaluated plan (:func:`_knapsack_cut`)."""
     master_time_share: float = 0.25
     master_time_min: float = 10.0
     """One integer master may use max(master_time_min, master_time_share * time left) seconds; its
@@ -182,9 +185,23 @@ class _Piece:
     bl0: np.ndarray           # the row's bounds
     bu0: np.ndarray
     bap: sp.csr_matrix        # and its plan terms
+    knap: _Knap | None = None  # facility-location structure for the knapsack-strengthened cut
     h: Any = None
     solves: int = 0
     first: bool = True
+
+
+@dataclass
+class _Knap:
+    """A piece's capacitated facility-location structure (see :func:`_knapsack_structure`)."""
+
+    plan_rows: np.ndarray     # kept rows with a plan term (capacity rows): their duals are not used
+    linked: np.ndarray        # local flow columns that belong to one plan column
+    owner: np.ndarray         # that plan column (local plan position)
+    weight: np.ndarray        # their coefficient in its capacity row (0 when they have none)
+    upper: np.ndarray         # their upper bound with the plan column at 1 (inf if none)
+    cap: np.ndarray           # per plan position: its capacity C (inf without a capacity row)
+    free: np.ndarray          # local columns (flows and slacks) linked to no plan column
 
 
 @dataclass
@@ -193,6 +210,8 @@ class _Eval:
     slack: float              # total slack used
     g: np.ndarray             # cut slope on plan columns: theta <= const + g.p
     const: float
+    g2: np.ndarray | None = None  # the knapsack-strengthened cut, when the piece has the structure
+    const2: float = 0.0
 
 
 @dataclass
@@ -277,6 +296,16 @@ class _Decomposition:
             self.pieces.append(_make_piece(np.flatnonzero(col_piece == k), np.flatnonzero(row_piece == k),
                                            sub_rows, sub_af, sub_ap, rl, ru, ap_min, ap_max, flo, fhi, cf,
                                            self.flow, self.penalty))
+        if bopts.knapsack_cuts:
+            integral = np.zeros(n, dtype=bool)
+            for name in PLAN_FAMILIES:
+                vb = mb.vars.get(name)
+                if vb is not None and vb.integer:
+                    integral[vb.cols] = True
+            binary = integral[self.plan] & (self.plo == 0.0) & (self.phi == 1.0)
+            for pc in self.pieces:
+                pc.knap = _knapsack_structure(pc, binary)
+        self.n_knapsack = sum(pc.knap is not None for pc in self.pieces)
         # monotone: raising any plan column only relaxes the flow LP, so value(plan upper bounds) bounds theta
         srl, sru = rl[sub_rows], ru[sub_rows]
         coo = sub_ap.tocoo()
@@ -395,15 +424,16 @@ class _Decomposition:
         rows, cols, vals, up = [], [], [], []
         r = 0
         for i, e in enumerate(ev):
-            cut_at = e.const + float(e.g @ p)
-            if theta is not None and theta[i] <= cut_at + _abs_tol(cut_at):
-                continue
-            nz = np.flatnonzero(np.abs(e.g) > 1e-12)
-            rows.append(np.full(len(nz) + 1, r))
-            cols.append(np.concatenate([nz, [np_ + i]]))
-            vals.append(np.concatenate([-e.g[nz], [1.0]]))
-            up.append(e.const)
-            r += 1
+            for g, const in ((e.g, e.const),) if e.g2 is None else ((e.g, e.const), (e.g2, e.const2)):
+                cut_at = const + float(g @ p)
+                if theta is not None and theta[i] <= cut_at + _abs_tol(cut_at):
+                    continue
+                nz = np.flatnonzero(np.abs(g) > 1e-12)
+                rows.append(np.full(len(nz) + 1, r))
+                cols.append(np.concatenate([nz, [np_ + i]]))
+                vals.append(np.concatenate([-g[nz], [1.0]]))
+                up.append(const)
+                r += 1
         if r:
             m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, np_ + k))
             self._add_rows(h, m, np.full(r, -INF), np.array(up))
@@ -502,7 +532,12 @@ class PieceHost:
 
     def _evaluate(self, pc: _Piece, p: np.ndarray, deadline: float) -> _Eval | None:
         du = _solve_piece(self.highspy, pc, p, deadline)
-        return None if du is None else _cut(pc, du)
+        if du is None:
+            return None
+        ev = _cut(pc, du)
+        if pc.knap is not None:
+            ev.g2, ev.const2 = _knapsack_cut(pc, du)
+        return ev
 
 
 @dataclass
@@ -614,6 +649,154 @@ def _make_piece(cols_l: np.ndarray, rows_l: np.ndarray, sub_rows: np.ndarray, su
         cup=np.concatenate([fhi[cols_l], np.full(ns, INF)]), a_full=a_full, n_flow=len(cols_l),
         bcol=af.indices[af.indptr[brows]], bcoef=af.data[af.indptr[brows]], bl0=l0[brows], bu0=u0[brows],
         bap=sub_ap[rows_l[brows]])
+
+
+def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
+    """The piece's capacitated facility-location structure, or ``None`` when it has none.
+
+    Required: every row with a plan term is ``sum_j a_j x_j - C_i z_i <= 0`` with ``a_j > 0``, one
+    binary plan column ``z_i`` and ``C_i > 0`` (a capacity row: kept rows with several flow terms;
+    a bound row ``x_j <= U_j z_i``: one flow term); every flow column is in the rows of at most one
+    plan column and in at most one capacity row, with lower bound 0.  Then ``z_i = 0`` forces its
+    flows to 0 and, with the other rows relaxed, the flows of ``z_i = 1`` form one continuous
+    knapsack.
+    """
+    n_plan = len(binary)
+    ap, bap = pc.ap.tocsr(), pc.bap.tocsr()
+    prow = np.flatnonzero(np.diff(ap.indptr) > 0)
+    pbrow = np.flatnonzero(np.diff(bap.indptr) > 0)
+    if not len(prow) and not len(pbrow):
+        return None
+    nf = pc.n_flow
+    owner = np.full(pc.a_full.shape[1], -1, dtype=np.int64)
+    weight = np.zeros(pc.a_full.shape[1])
+    cap = np.full(n_plan, INF)
+    if len(prow):
+        if np.any(np.diff(ap.indptr)[prow] != 1):
+            return None
+        zc = ap.indices[ap.indptr[prow]]
+        coef = ap.data[ap.indptr[prow]]
+        if (np.any(coef >= 0) or np.any(np.isfinite(pc.l0[prow])) or np.any(pc.u0[prow] != 0.0)
+                or not binary[zc].all() or len(np.unique(zc)) != len(zc)):
+            return None
+        sub = pc.a_full.tocsr()[prow].tocoo()
+        if np.any(sub.data <= 0) or np.any(sub.col >= nf):
+            return None
+        if len(np.unique(sub.col)) != len(sub.col):  # a flow in two capacity rows
+            return None
+        owner[sub.col] = zc[sub.row]
+        weight[sub.col] = sub.data
+        cap[zc] = -coef
+    upper = pc.cup.copy()
+    if len(pbrow):
+        if np.any(np.diff(bap.indptr)[pbrow] != 1):
+            return None
+        zb = bap.indices[bap.indptr[pbrow]]
+        coef = bap.data[bap.indptr[pbrow]]
+        a = pc.bcoef[pbrow]
+        if (np.any(coef >= 0) or np.any(a <= 0) or np.any(np.isfinite(pc.bl0[pbrow])) or np.any(pc.bu0[pbrow] != 0.0)
+                or not binary[zb].all()):
+            return None
+        cols = pc.bcol[pbrow]
+        if np.any((owner[cols] >= 0) & (owner[cols] != zb)):
+            return None
+        owner[cols] = zb
+        upper[cols] = np.minimum(upper[cols], -coef / a)
+    # bound rows without a plan term are plain column bounds
+    nb = np.setdiff1d(np.arange(len(pc.bcol)), pbrow)
+    if len(nb):
+        a = pc.bcoef[nb]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up_r = np.where(a > 0, pc.bu0[nb] / a, pc.bl0[nb] / a)
+            lo_r = np.where(a > 0, pc.bl0[nb] / a, pc.bu0[nb] / a)
+        cols = pc.bcol[nb]
+        if np.any((owner[cols] >= 0) & (lo_r > 0)):
+            return None
+        upper[cols] = np.minimum(upper[cols], up_r)
+    linked = np.flatnonzero(owner >= 0)
+    if np.any(pc.clo[linked] != 0.0):
+        return None
+    return _Knap(plan_rows=prow, linked=linked, owner=owner[linked], weight=weight[linked], upper=upper[linked],
+                 cap=cap, free=np.flatnonzero(owner < 0))
+
+
+def _knapsack_cut(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
+    """The knapsack-strengthened cut ``theta <= const + g.z`` (Fischetti, Ljubic & Sinnl, EJOR 2016).
+
+    Lagrangian relaxation of every row without a plan term, with the LP's duals ``y`` as multipliers
+    (``r = c - A^T y`` the flows' reduced costs without the capacity rows' duals): for every plan
+    ``p`` with binary ``z``,
+
+        min cost(p) >= sum_rows y_i B_i + sum_(free j) r_j b_j + sum_i z_i KP_i,
+        KP_i = min { sum_(j in i) r_j x_j : sum_j a_j x_j <= C_i, 0 <= x_j <= U_j }
+
+    (a continuous knapsack, solved greedily by ``r_j / a_j``), since ``z_i = 0`` forces plant i's
+    flows to 0 and ``z_i = 1`` leaves that knapsack.  With the LP's optimal duals it is tight at the
+    plan evaluated and dominates the LP-dual cut at every other binary plan.
+    """
+    k = pc.knap
+    assert k is not None
+    y = du.y.copy()
+    y[k.plan_rows] = 0.0
+    lo, up = pc.l0, pc.u0
+    r = pc.cost - pc.a_full.T @ y
+    # bound rows without a plan term act through the column bounds (in k.upper for linked columns)
+    const_min = float(_rowterms(y, lo, up).sum())
+    # free columns: the side of their box that r prefers (0 where that side is infinite)
+    fr = r[k.free]
+    fup = pc.cup[k.free].copy()
+    flo = pc.clo[k.free].copy()
+    if len(pc.bcol):
+        pos = np.full(len(r), -1)
+        pos[k.free] = np.arange(len(k.free))
+        sel = pos[pc.bcol] >= 0
+        if sel.any():
+            nb_plan = np.diff(pc.bap.tocsr().indptr) > 0
+            sel &= ~nb_plan
+            a = pc.bcoef[sel]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                up_r = np.where(a > 0, pc.bu0[sel] / a, pc.bl0[sel] / a)
+                lo_r = np.where(a > 0, pc.bl0[sel] / a, pc.bu0[sel] / a)
+            j = pos[pc.bcol[sel]]
+            fup[j] = np.minimum(fup[j], up_r)
+            flo[j] = np.maximum(flo[j], lo_r)
+    side = np.where(fr > 0, flo, fup)
+    ok = np.isfinite(side)
+    const_min += float((fr[ok] * side[ok]).sum())
+    # one continuous knapsack per plan column: items with r < 0, best r / a first
+    n_plan = len(k.cap)
+    kr = r[k.linked]
+    neg = kr < 0
+    g = np.zeros(n_plan)
+    if neg.any():
+        own, w, u, rr = k.owner[neg], k.weight[neg], k.upper[neg], kr[neg]
+        # an item without a capacity row is limited by its own bound only
+        ratio = np.where(w > 0, rr / np.where(w > 0, w, 1.0), -INF)
+        order = np.lexsort((ratio, own))
+        own, w, u, rr = own[order], w[order], u[order], rr[order]
+        use = w * u  # capacity an item takes when full (inf if unbounded)
+        use = np.where(w > 0, use, 0.0)
+        cum = np.cumsum(np.where(np.isfinite(use), use, 0.0))
+        first = np.r_[0, np.flatnonzero(np.diff(own)) + 1]
+        start = np.repeat(cum[first] - np.where(np.isfinite(use[first]), use[first], 0.0),
+                          np.diff(np.r_[first, len(own)]))
+        inf_seen = np.cumsum(~np.isfinite(use))
+        inf_before = inf_seen - (~np.isfinite(use)) - np.repeat(inf_seen[first] - (~np.isfinite(use[first])),
+                                                                 np.diff(np.r_[first, len(own)]))
+        before = cum - np.where(np.isfinite(use), use, 0.0) - start
+        left = np.where(inf_before > 0, 0.0, np.maximum(k.cap[own] - before, 0.0))
+        x = np.where(w > 0, np.minimum(u, left / np.where(w > 0, w, 1.0)), u)
+        val = rr * np.where(np.isfinite(x), x, 0.0)
+        if np.any(~np.isfinite(x)):
+            return _cut_fallback(pc, du)
+        g = -np.bincount(own, val, minlength=n_plan)
+    return g, -const_min
+
+
+def _cut_fallback(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
+    """The LP-dual cut again (an item with r < 0 and no finite bound: the knapsack is unbounded)."""
+    e = _cut(pc, du)
+    return e.g, e.const
 
 
 def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1038,7 +1221,7 @@ def _final(dec: _Decomposition, mb: Blocks, opts: SolveOptions, plan: np.ndarray
         "master_solves": st.master_solves, "master_nodes": st.master_nodes, "master_retries": st.master_retries,
         "pieces": len(dec.pieces),
         "components": dec.n_components, "redundant_rows": dec.n_redundant,
-        "aggregate_rows": getattr(dec, "n_aggregate", 0),
+        "aggregate_rows": getattr(dec, "n_aggregate", 0), "knapsack_pieces": dec.n_knapsack,
         "sub_solves": st.sub_solves, "penalty": dec.penalty, "master_seconds": round(st.master_seconds, 3),
         "sub_seconds": round(st.sub_seconds, 3), "setup_seconds": round(t_setup, 3),
     } | (extra or {})
