@@ -32,6 +32,16 @@ which is linear in ``p`` (the optimality cut ``theta_k <= value_k(p^) +
 (A_P^T y)(p - p^)``).  Because the cut is derived from weak duality it is valid
 whatever the quality of the duals, so the master's bound is a proven bound.
 
+**Knapsack-strengthened cuts** (Fischetti, Ljubic & Sinnl, EJOR 2016) for pieces with capacitated
+facility-location structure (every row with a plan term is a capacity row ``sum_j a_j x_j <= C_i z_i``
+or a bound ``x_j <= U_j z_i`` of one 0/1 plan column, every flow in the rows of at most one plant;
+:func:`_knapsack_structure`): the rows without plan terms are relaxed with the LP's duals as
+Lagrange multipliers, and what is left splits by plant into continuous knapsacks ``KP_i`` (greedy by
+reduced cost per unit of capacity), so that ``theta_k <= const + sum_i (-KP_i) z_i`` holds at every
+0/1 plan.  It is tight at the plan evaluated and dominates the LP-dual cut made there at every other
+0/1 plan (both are added).  Valid only at integral plans, it still leaves the master a relaxation of
+the integer problem, so its bound stays a proven bound.
+
 **Feasibility** is handled by an explicit penalty slack: every subproblem row that
 ``x = 0`` could violate for some plan in the plan's box gets a slack of cost
 ``M`` per unit, so every piece is feasible for every plan and all cuts are
@@ -302,7 +312,7 @@ class _Decomposition:
                 vb = mb.vars.get(name)
                 if vb is not None and vb.integer:
                     integral[vb.cols] = True
-            binary = integral[self.plan] & (self.plo == 0.0) & (self.phi == 1.0)
+            binary = integral[self.plan] & np.isin(self.plo, (0.0, 1.0)) & np.isin(self.phi, (0.0, 1.0))
             for pc in self.pieces:
                 pc.knap = _knapsack_structure(pc, binary)
         self.n_knapsack = sum(pc.knap is not None for pc in self.pieces)
@@ -655,7 +665,7 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
     """The piece's capacitated facility-location structure, or ``None`` when it has none.
 
     Required: every row with a plan term is ``sum_j a_j x_j - C_i z_i <= 0`` with ``a_j > 0``, one
-    binary plan column ``z_i`` and ``C_i > 0`` (a capacity row: kept rows with several flow terms;
+    plan column ``z_i`` that takes only the values 0 and 1 (binary or fixed) and ``C_i > 0`` (a capacity row: kept rows with several flow terms;
     a bound row ``x_j <= U_j z_i``: one flow term); every flow column is in the rows of at most one
     plan column and in at most one capacity row, with lower bound 0.  Then ``z_i = 0`` forces its
     flows to 0 and, with the other rows relaxed, the flows of ``z_i = 1`` form one continuous
