@@ -362,10 +362,11 @@ def test_knapsack_cut_is_valid_tight_and_stronger_at_every_plan(tmp_path, seed: 
         evs = [dec.evaluate(p, time.perf_counter() + 60)[0] for p in plans]
         stronger = 0
         for p, e in zip(plans, evs):
-            assert e.g2 is not None
-            assert e.const2 + e.g2 @ p == pytest.approx(e.value, rel=1e-9, abs=1e-6)
+            # g2 is None where the knapsack cut equals the LP-dual one (then only that one is added)
+            g2, c2 = (e.g, e.const) if e.g2 is None else (e.g2, e.const2)
+            assert c2 + g2 @ p == pytest.approx(e.value, rel=1e-9, abs=1e-6)
             for q, t in zip(plans, evs):
-                kq, sq = e.const2 + e.g2 @ q, e.const + e.g @ q
+                kq, sq = c2 + g2 @ q, e.const + e.g @ q
                 tol = 1e-7 * max(1.0, abs(t.value))
                 assert kq >= t.value - tol
                 assert kq <= sq + tol
@@ -407,7 +408,7 @@ def test_knapsack_cuts_on_network_designs_are_valid_and_tight(seed: int) -> None
 ORLIB = ROOT.parent / "shared" / "benchdata" / "orlib-cap"
 
 
-@pytest.mark.parametrize("name", ["cap41", "cap64", "cap104"])
+@pytest.mark.parametrize("name", ["cap41", "cap64", "cap94"])
 def test_knapsack_cuts_prove_the_published_optimum(tmp_path, name: str) -> None:
     """OR-Library cap instances (capacitated) by Benders with the knapsack cuts: the published optimum."""
     import csv
@@ -422,6 +423,6 @@ def test_knapsack_cuts_prove_the_published_optimum(tmp_path, name: str) -> None:
     built = optimizer.build(convert("orlib-cap", src, tmp_path), optimizer.BuildOptions(valid_inequalities=True))
     res = optimizer.solve(built, mip_gap=0, method="benders", time_limit=120)
     d = res.report.decomposition
-    assert res.report.method == "benders" and d["knapsack_pieces"] == d["pieces"] >= 1
+    assert res.report.method == "benders" and d["knapsack_pieces"] == d["pieces"] == 1
     assert str(res.status) == "optimal"
     assert -res.objective == pytest.approx(published[name], abs=1e-3)

@@ -546,7 +546,9 @@ class PieceHost:
             return None
         ev = _cut(pc, du)
         if pc.knap is not None:
-            ev.g2, ev.const2 = _knapsack_cut(pc, du)
+            g2, c2 = _knapsack_cut(pc, du)
+            if not (np.allclose(g2, ev.g, rtol=1e-9, atol=1e-9) and math.isclose(c2, ev.const, rel_tol=1e-9)):
+                ev.g2, ev.const2 = g2, c2
         return ev
 
 
@@ -675,7 +677,7 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
     ap, bap = pc.ap.tocsr(), pc.bap.tocsr()
     prow = np.flatnonzero(np.diff(ap.indptr) > 0)
     pbrow = np.flatnonzero(np.diff(bap.indptr) > 0)
-    if not len(prow) and not len(pbrow):
+    if not len(prow):  # no capacity row: the knapsacks are the bounds, and the cut is the LP-dual one
         return None
     nf = pc.n_flow
     owner = np.full(pc.a_full.shape[1], -1, dtype=np.int64)
