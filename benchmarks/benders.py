@@ -11,6 +11,8 @@ shared and not timed), and the row records status, objective in the instance's s
 (minimum cost for the converted sets), bound, gap, match with the published optimum
 (1e-3 absolute, proven-optimal rows only), wall time of the solve, and the
 decomposition's figures.  Rows are appended to ``benchmarks/results/benders.csv``.
+Method ``benders-noknap`` is the decomposition without the knapsack-strengthened cuts
+(``BendersOptions(knapsack_cuts=False)``), for a comparison in the same run.
 """
 
 from __future__ import annotations
