@@ -314,25 +314,30 @@ def test_redundant_rows_are_the_ones_no_plan_can_violate() -> None:
 PMED = ROOT.parent / "shared" / "benchdata" / "pmed"
 
 
-@pytest.mark.parametrize("name", ["pmed1", "pmed9"])
-def test_p_median_by_benders_splits_by_customer_and_proves_the_published_optimum(tmp_path, name: str) -> None:
-    """With the plants' capacity rows redundant (capacity = all demand) the flow LP falls apart into one
-    piece per customer; the decomposition then proves the OR-Library optimum (optima.csv)."""
+def _benders_on_benchdata(kind: str, folder: Path, name: str, tmp_path: Path):
+    """Convert ``folder/name.txt`` (skip if absent), solve it by Benders to gap 0; (result, published optimum)."""
     import csv
 
     from optimizer.bench.convert import convert
 
-    src = PMED / f"{name}.txt"
+    src = folder / f"{name}.txt"
     if not src.is_file():
         pytest.skip(f"benchmark data not found: {src}")
-    with (PMED / "optima.csv").open(encoding="utf-8") as fh:
+    with (folder / "optima.csv").open(encoding="utf-8") as fh:
         published = {r["instance"]: float(r["optimal_value"]) for r in csv.DictReader(fh)}
-    built = optimizer.build(convert("pmed", src, tmp_path), optimizer.BuildOptions(valid_inequalities=True))
-    res = optimizer.solve(built, mip_gap=0, method="benders", time_limit=120)
+    built = optimizer.build(convert(kind, src, tmp_path), optimizer.BuildOptions(valid_inequalities=True))
+    return optimizer.solve(built, mip_gap=0, method="benders", time_limit=120), published[name]
+
+
+@pytest.mark.parametrize("name", ["pmed1", "pmed9"])
+def test_p_median_by_benders_splits_by_customer_and_proves_the_published_optimum(tmp_path, name: str) -> None:
+    """With the plants' capacity rows redundant (capacity = all demand) the flow LP falls apart into one
+    piece per customer; the decomposition then proves the OR-Library optimum (optima.csv)."""
+    res, published = _benders_on_benchdata("pmed", PMED, name, tmp_path)
     d = res.report.decomposition
     assert res.report.method == "benders" and d["redundant_rows"] > 0 and d["components"] > 1
     assert str(res.status) == "optimal"
-    assert -res.objective == pytest.approx(published[name], abs=1e-6)
+    assert -res.objective == pytest.approx(published, abs=1e-6)
 
 
 def _tiny_cflp(tmp_path: Path, m: int, n: int, ratio: float, seed: int):
@@ -411,18 +416,8 @@ ORLIB = ROOT.parent / "shared" / "benchdata" / "orlib-cap"
 @pytest.mark.parametrize("name", ["cap41", "cap64", "cap94"])
 def test_knapsack_cuts_prove_the_published_optimum(tmp_path, name: str) -> None:
     """OR-Library cap instances (capacitated) by Benders with the knapsack cuts: the published optimum."""
-    import csv
-
-    from optimizer.bench.convert import convert
-
-    src = ORLIB / f"{name}.txt"
-    if not src.is_file():
-        pytest.skip(f"benchmark data not found: {src}")
-    with (ORLIB / "optima.csv").open(encoding="utf-8") as fh:
-        published = {r["instance"]: float(r["optimal_value"]) for r in csv.DictReader(fh)}
-    built = optimizer.build(convert("orlib-cap", src, tmp_path), optimizer.BuildOptions(valid_inequalities=True))
-    res = optimizer.solve(built, mip_gap=0, method="benders", time_limit=120)
+    res, published = _benders_on_benchdata("orlib-cap", ORLIB, name, tmp_path)
     d = res.report.decomposition
     assert res.report.method == "benders" and d["knapsack_pieces"] == d["pieces"] == 1
     assert str(res.status) == "optimal"
-    assert -res.objective == pytest.approx(published[name], abs=1e-3)
+    assert -res.objective == pytest.approx(published, abs=1e-3)

@@ -799,16 +799,12 @@ def _knapsack_cut(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
         left = np.where(inf_before > 0, 0.0, np.maximum(k.cap[own] - before, 0.0))
         x = np.where(w > 0, np.minimum(u, left / np.where(w > 0, w, 1.0)), u)
         val = rr * np.where(np.isfinite(x), x, 0.0)
-        if np.any(~np.isfinite(x)):
-            return _cut_fallback(pc, du)
+        if np.any(~np.isfinite(x)):  # an item with r < 0 and no finite limit: the LP-dual cut instead
+            e = _cut(pc, du)
+            return e.g, e.const
         g = -np.bincount(own, val, minlength=n_plan)
     return g, -const_min
 
-
-def _cut_fallback(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
-    """The LP-dual cut again (an item with r < 0 and no finite bound: the knapsack is unbounded)."""
-    e = _cut(pc, du)
-    return e.g, e.const
 
 
 def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
