@@ -806,7 +806,6 @@ def _knapsack_cut(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
     return g, -const_min
 
 
-
 def _row_bounds(pc: _Piece, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The piece's row bounds at plan p: L - A_P p, U - A_P p."""
     shift = pc.ap @ p
