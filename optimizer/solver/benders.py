@@ -212,6 +212,8 @@ class _Knap:
     upper: np.ndarray         # their upper bound with the plan column at 1 (inf if none)
     cap: np.ndarray           # per plan position: its capacity C (inf without a capacity row)
     free: np.ndarray          # local columns (flows and slacks) linked to no plan column
+    free_lo: np.ndarray       # and their bounds (column bounds and bound rows without plan terms)
+    free_up: np.ndarray
 
 
 @dataclass
@@ -715,6 +717,7 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
         owner[cols] = zb
         upper[cols] = np.minimum(upper[cols], -coef / a)
     # bound rows without a plan term are plain column bounds
+    lower = pc.clo.copy()
     nb = np.setdiff1d(np.arange(len(pc.bcol)), pbrow)
     if len(nb):
         a = pc.bcoef[nb]
@@ -725,11 +728,13 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
         if np.any((owner[cols] >= 0) & (lo_r > 0)):
             return None
         upper[cols] = np.minimum(upper[cols], up_r)
+        lower[cols] = np.maximum(lower[cols], lo_r)
     linked = np.flatnonzero(owner >= 0)
     if np.any(pc.clo[linked] != 0.0):
         return None
+    free = np.flatnonzero(owner < 0)
     return _Knap(plan_rows=prow, linked=linked, owner=owner[linked], weight=weight[linked], upper=upper[linked],
-                 cap=cap, free=np.flatnonzero(owner < 0))
+                 cap=cap, free=free, free_lo=lower[free], free_up=upper[free])
 
 
 def _knapsack_cut(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
@@ -752,57 +757,39 @@ def _knapsack_cut(pc: _Piece, du: _Duals) -> tuple[np.ndarray, float]:
     y[k.plan_rows] = 0.0
     lo, up = pc.l0, pc.u0
     r = pc.cost - pc.a_full.T @ y
-    # bound rows without a plan term act through the column bounds (in k.upper for linked columns)
     const_min = float(_rowterms(y, lo, up).sum())
-    # free columns: the side of their box that r prefers (0 where that side is infinite)
+    # free columns at the side of their box that r prefers (0 where that side is infinite)
     fr = r[k.free]
-    fup = pc.cup[k.free].copy()
-    flo = pc.clo[k.free].copy()
-    if len(pc.bcol):
-        pos = np.full(len(r), -1)
-        pos[k.free] = np.arange(len(k.free))
-        sel = pos[pc.bcol] >= 0
-        if sel.any():
-            nb_plan = np.diff(pc.bap.tocsr().indptr) > 0
-            sel &= ~nb_plan
-            a = pc.bcoef[sel]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                up_r = np.where(a > 0, pc.bu0[sel] / a, pc.bl0[sel] / a)
-                lo_r = np.where(a > 0, pc.bl0[sel] / a, pc.bu0[sel] / a)
-            j = pos[pc.bcol[sel]]
-            fup[j] = np.minimum(fup[j], up_r)
-            flo[j] = np.maximum(flo[j], lo_r)
-    side = np.where(fr > 0, flo, fup)
+    side = np.where(fr > 0, k.free_lo, k.free_up)
     ok = np.isfinite(side)
     const_min += float((fr[ok] * side[ok]).sum())
-    # one continuous knapsack per plan column: items with r < 0, best r / a first
-    n_plan = len(k.cap)
+    # one continuous knapsack per plan column: items with r < 0, best r / a first; an item without a
+    # capacity row (w = 0) is limited by its own bound only
     kr = r[k.linked]
     neg = kr < 0
-    g = np.zeros(n_plan)
+    g = np.zeros(len(k.cap))
     if neg.any():
         own, w, u, rr = k.owner[neg], k.weight[neg], k.upper[neg], kr[neg]
-        # an item without a capacity row is limited by its own bound only
         ratio = np.where(w > 0, rr / np.where(w > 0, w, 1.0), -INF)
         order = np.lexsort((ratio, own))
         own, w, u, rr = own[order], w[order], u[order], rr[order]
-        use = w * u  # capacity an item takes when full (inf if unbounded)
-        use = np.where(w > 0, use, 0.0)
-        cum = np.cumsum(np.where(np.isfinite(use), use, 0.0))
+        use = np.where(w > 0, w * u, 0.0)  # capacity an item takes when full (inf if unbounded)
+        unbounded = ~np.isfinite(use)
+        fin = np.where(unbounded, 0.0, use)
         first = np.r_[0, np.flatnonzero(np.diff(own)) + 1]
-        start = np.repeat(cum[first] - np.where(np.isfinite(use[first]), use[first], 0.0),
-                          np.diff(np.r_[first, len(own)]))
-        inf_seen = np.cumsum(~np.isfinite(use))
-        inf_before = inf_seen - (~np.isfinite(use)) - np.repeat(inf_seen[first] - (~np.isfinite(use[first])),
-                                                                 np.diff(np.r_[first, len(own)]))
-        before = cum - np.where(np.isfinite(use), use, 0.0) - start
-        left = np.where(inf_before > 0, 0.0, np.maximum(k.cap[own] - before, 0.0))
+        sizes = np.diff(np.r_[first, len(own)])
+
+        def before(v: np.ndarray) -> np.ndarray:
+            """Sum of v over the earlier items of the same plan column."""
+            c = np.cumsum(v) - v
+            return c - np.repeat(c[first], sizes)
+
+        left = np.where(before(unbounded.astype(float)) > 0, 0.0, np.maximum(k.cap[own] - before(fin), 0.0))
         x = np.where(w > 0, np.minimum(u, left / np.where(w > 0, w, 1.0)), u)
-        val = rr * np.where(np.isfinite(x), x, 0.0)
         if np.any(~np.isfinite(x)):  # an item with r < 0 and no finite limit: the LP-dual cut instead
             e = _cut(pc, du)
             return e.g, e.const
-        g = -np.bincount(own, val, minlength=n_plan)
+        g = -np.bincount(own, rr * x, minlength=len(k.cap))
     return g, -const_min
 
 
