@@ -669,8 +669,9 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
     """The piece's capacitated facility-location structure, or ``None`` when it has none.
 
     Required: every row with a plan term is ``sum_j a_j x_j - C_i z_i <= 0`` with ``a_j > 0``, one
-    plan column ``z_i`` that takes only the values 0 and 1 (binary or fixed) and ``C_i > 0`` (a capacity row: kept rows with several flow terms;
-    a bound row ``x_j <= U_j z_i``: one flow term); every flow column is in the rows of at most one
+    plan column ``z_i`` that takes only the values 0 and 1 (binary or fixed) and ``C_i > 0`` (a
+    capacity row: kept rows with several flow terms; a bound row ``x_j <= U_j z_i``: one flow term),
+    and there is at least one capacity row; every flow column is in the rows of at most one
     plan column and in at most one capacity row, with lower bound 0.  Then ``z_i = 0`` forces its
     flows to 0 and, with the other rows relaxed, the flows of ``z_i = 1`` form one continuous
     knapsack.
@@ -685,22 +686,21 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
     owner = np.full(pc.a_full.shape[1], -1, dtype=np.int64)
     weight = np.zeros(pc.a_full.shape[1])
     cap = np.full(n_plan, INF)
-    if len(prow):
-        if np.any(np.diff(ap.indptr)[prow] != 1):
-            return None
-        zc = ap.indices[ap.indptr[prow]]
-        coef = ap.data[ap.indptr[prow]]
-        if (np.any(coef >= 0) or np.any(np.isfinite(pc.l0[prow])) or np.any(pc.u0[prow] != 0.0)
-                or not binary[zc].all() or len(np.unique(zc)) != len(zc)):
-            return None
-        sub = pc.a_full.tocsr()[prow].tocoo()
-        if np.any(sub.data <= 0) or np.any(sub.col >= nf):
-            return None
-        if len(np.unique(sub.col)) != len(sub.col):  # a flow in two capacity rows
-            return None
-        owner[sub.col] = zc[sub.row]
-        weight[sub.col] = sub.data
-        cap[zc] = -coef
+    if np.any(np.diff(ap.indptr)[prow] != 1):
+        return None
+    zc = ap.indices[ap.indptr[prow]]
+    coef = ap.data[ap.indptr[prow]]
+    if (np.any(coef >= 0) or np.any(np.isfinite(pc.l0[prow])) or np.any(pc.u0[prow] != 0.0)
+            or not binary[zc].all() or len(np.unique(zc)) != len(zc)):
+        return None
+    sub = pc.a_full.tocsr()[prow].tocoo()
+    if np.any(sub.data <= 0) or np.any(sub.col >= nf):
+        return None
+    if len(np.unique(sub.col)) != len(sub.col):  # a flow in two capacity rows
+        return None
+    owner[sub.col] = zc[sub.row]
+    weight[sub.col] = sub.data
+    cap[zc] = -coef
     upper = pc.cup.copy()
     if len(pbrow):
         if np.any(np.diff(bap.indptr)[pbrow] != 1):
@@ -720,10 +720,8 @@ def _knapsack_structure(pc: _Piece, binary: np.ndarray) -> _Knap | None:
     lower = pc.clo.copy()
     nb = np.setdiff1d(np.arange(len(pc.bcol)), pbrow)
     if len(nb):
-        a = pc.bcoef[nb]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            up_r = np.where(a > 0, pc.bu0[nb] / a, pc.bl0[nb] / a)
-            lo_r = np.where(a > 0, pc.bl0[nb] / a, pc.bu0[nb] / a)
+        _, _, lo_all, up_all = _col_bounds(pc, np.zeros(n_plan))  # without plan terms: the same at every plan
+        lo_r, up_r = lo_all[nb], up_all[nb]
         cols = pc.bcol[nb]
         if np.any((owner[cols] >= 0) & (lo_r > 0)):
             return None
